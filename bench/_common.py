@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # the bench scripts reuse the test fixtures
 log = logging.getLogger("bench")
 
 

@@ -3,7 +3,7 @@
 
     python bench/released_speed.py [--cores 2] [--image-size 8]
 
-The dataset is synthetic (widespectrum.released.synthetic): 11 runs x 300 pairs with the
+The dataset is synthetic (tests/fixtures/released_data.py): 11 runs x 300 pairs with the
 released columns, nested score structs, [mu, sigma] pairs and a duplicated run.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from _common import REPO_ROOT, log, setup_logging, snakemake
-from widespectrum.released.synthetic import make_benchmark_table, write_benchmark_parquet
+from tests.fixtures.released_data import make_benchmark_table, write_benchmark_parquet
 
 
 def main() -> None:

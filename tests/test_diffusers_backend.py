@@ -17,14 +17,11 @@ from widespectrum.generation.diffusers_backend import (
     StableDiffusionXLGenerator,
 )
 from widespectrum.hub import ModelUnavailableError
-from widespectrum.offline import hub_cache
-from widespectrum.offline.diffusers_models import (
-    build_tiny_flux_transformer_file,
-    build_tiny_sd3,
-    build_tiny_sd3_lora,
-    install_tiny_pipeline,
-)
+from widespectrum.demo import hub_cache
+from widespectrum.demo.diffusers_models import build_tiny_sd3, install_tiny_pipeline
 from widespectrum.runtime import Runtime
+
+from .fixtures.tiny_checkpoints import build_tiny_flux_transformer_file, build_tiny_sd3_lora
 
 FLUX = "black-forest-labs/FLUX.1-dev"
 SDXL = "stabilityai/stable-diffusion-xl-base-1.0"

@@ -27,8 +27,8 @@ from widespectrum.experiments.ava import AVA_ITEMS
 from widespectrum.experiments.emotion import EMOTION_ITEMS
 from widespectrum.images import load_image
 from widespectrum.prompts.dimensions import DIMENSIONS
-from widespectrum.released.synthetic import png_bytes
-from widespectrum.scoring import probes
+from .fixtures.released_data import png_bytes
+from widespectrum import imagestats
 
 SIZE = 64
 N_ITEMS = 6
@@ -311,7 +311,7 @@ def test_every_table_computes_with_its_columns(run):
 def test_emotion_accuracy_matches_a_hand_count(run):
     run_dir = run["run_dir"]
     items = contracts.read_table(run_dir / steps.items_path("emotion"), EMOTION_ITEMS)
-    brightness = {(r.item_id, r.image_emotion): _probe(run_dir, r, probes.brightness) for r in items.itertuples()}
+    brightness = {(r.item_id, r.image_emotion): _probe(run_dir, r, imagestats.brightness) for r in items.itertuples()}
     table = _table(run, "tab_emotion").frame.set_index("reward")
     for emotion, column in (("angry", "anger"), ("fearful", "fearfulness"), ("sad", "sadness")):
         ids = sorted({i for i, _ in brightness})
@@ -326,7 +326,7 @@ def test_ava_gap_matches_a_hand_computation(run):
     run_dir = run["run_dir"]
     items = contracts.read_table(run_dir / steps.items_path("ava"), AVA_ITEMS).set_index("item_id")
     manifest = contracts.read_table(run_dir / steps.manifest_path("ava", "oracle"), contracts.MANIFEST)
-    gaps = [_probe(run_dir, render, probes.aesthetic) - _probe(run_dir, items.loc[render.prompt_id], probes.aesthetic)
+    gaps = [_probe(run_dir, render, imagestats.aesthetic) - _probe(run_dir, items.loc[render.prompt_id], imagestats.aesthetic)
             for render in manifest.itertuples()]
     table = _table(run, "fig_diff").frame.set_index("class")
     assert table.loc["overall", "gap"] == pytest.approx(np.mean(gaps))
@@ -338,7 +338,7 @@ def test_ava_gap_matches_a_hand_computation(run):
 def test_real_arts_placement_matches_the_leaderboard(run):
     run_dir = run["run_dir"]
     items = contracts.read_table(run_dir / steps.items_path("art"), steps.item_schema("art"))
-    r = np.mean([_probe(run_dir, row, probes.aesthetic) for row in items.itertuples()])
+    r = np.mean([_probe(run_dir, row, imagestats.aesthetic) for row in items.itertuples()])
     entries = json.loads((run_dir / steps.LEADERBOARD).read_text())["entries"]
     scores = np.array([e["score"] for e in entries])
     result = _table(run, "tab_real_arts")
@@ -512,7 +512,7 @@ def test_released_critical_pictures_are_scored_as_renders(tmp_path):
             if picture == b"not a picture":
                 assert by_key.loc[(generator, prompt_id), "status"].startswith("image failed")
                 continue
-            expected = probes.brightness(Image.open(io.BytesIO(picture)).convert("RGB"))
+            expected = imagestats.brightness(Image.open(io.BytesIO(picture)).convert("RGB"))
             assert by_key.loc[(generator, prompt_id), "score"] == pytest.approx(expected)
             assert by_key.loc[(generator, prompt_id), "topic"] == released["topic"][row]
 

@@ -24,9 +24,9 @@ from widespectrum.experiments.emotion import (EMOTION_ITEMS, emotion_generation_
 from widespectrum.experiments.faces import CentreCropper, FaceCropper
 from widespectrum.generation.procedural import COLOUR_PHOTOS, OracleGenerator, SugarwaterGenerator, load_photo
 from widespectrum.generation.runner import pair_seed, run_generation
-from widespectrum.offline import standins
+from widespectrum.demo import standins
 from widespectrum.runtime import Runtime
-from widespectrum.scoring import probes
+from widespectrum import imagestats
 from widespectrum.scoring.base import RewardModel, RewardOutput
 from widespectrum.scoring.probes import ProbeReward
 
@@ -38,7 +38,7 @@ CONFIG = Path(__file__).resolve().parents[1] / "config" / "experiments"
 
 def hand_score(image, prompt: str) -> float:
     """Brightness times a number fixed by the prompt's text: a wrong image or a wrong prompt shows."""
-    return probes.brightness(image) * (1 + zlib.crc32(prompt.encode()) % 997)
+    return imagestats.brightness(image) * (1 + zlib.crc32(prompt.encode()) % 997)
 
 
 class HandReward(RewardModel):
@@ -121,7 +121,7 @@ def test_emotion_items_have_four_pictures_and_one_template(emotion_items):
 
 def _vignette(image: np.ndarray) -> float:
     """Mean luma of the four corner blocks over that of the centre block."""
-    y = probes.luma(image)
+    y = imagestats.luma(image)
     k = y.shape[0] // 6
     corners = np.concatenate([y[:k, :k], y[:k, -k:], y[-k:, :k], y[-k:, -k:]]).mean()
     centre = y[y.shape[0] // 2 - k:y.shape[0] // 2 + k, y.shape[1] // 2 - k:y.shape[1] // 2 + k].mean()
@@ -129,7 +129,7 @@ def _vignette(image: np.ndarray) -> float:
 
 
 def _noise(image: np.ndarray) -> float:
-    y = probes.luma(image)
+    y = imagestats.luma(image)
     return float((y - ndimage.median_filter(y, size=3)).std())
 
 
@@ -143,15 +143,15 @@ def test_emotion_edits_move_the_probes_the_right_way(emotion_items, run_dir):
         picture = {row.image_emotion: pixels(run_dir, row.path) for row in group.itertuples()}
         happy, sad, angry, fearful = (picture[e] for e in ("happy", "sad", "angry", "fearful"))
         # sad: darker, greyer, gloomier
-        assert probes.brightness(sad) < probes.brightness(happy) - 0.1
-        assert probes.chroma(sad) < 0.6 * probes.chroma(happy)
-        assert probes.mood(sad) < probes.mood(happy)
+        assert imagestats.brightness(sad) < imagestats.brightness(happy) - 0.1
+        assert imagestats.chroma(sad) < 0.6 * imagestats.chroma(happy)
+        assert imagestats.mood(sad) < imagestats.mood(happy)
         # angry: redder and harsher
         assert _redness(angry) > _redness(happy) + 0.03
-        assert probes.contrast(angry) > probes.contrast(happy)
+        assert imagestats.contrast(angry) > imagestats.contrast(happy)
         # fearful: dark, grey-green, vignetted, noisy
-        assert probes.brightness(fearful) < probes.brightness(happy) - 0.1
-        assert probes.chroma(fearful) < 0.5 * probes.chroma(happy)
+        assert imagestats.brightness(fearful) < imagestats.brightness(happy) - 0.1
+        assert imagestats.chroma(fearful) < 0.5 * imagestats.chroma(happy)
         mean = fearful.reshape(-1, 3).mean(axis=0)
         assert mean[1] > mean[0] and mean[1] > mean[2]
         assert _vignette(fearful) < 0.8 * _vignette(happy)
@@ -167,8 +167,8 @@ def test_fearful_edit_adds_grain_and_a_vignette_to_a_flat_picture():
 def test_happy_picture_is_warmer_and_brighter_than_the_photo():
     photo = load_photo("coffee", SIZE)
     happy = standins.happy_edit(photo)
-    assert probes.brightness((happy * 255).astype(np.uint8)) > probes.brightness((photo * 255).astype(np.uint8))
-    assert probes.warmth((happy * 255).astype(np.uint8)) > probes.warmth((photo * 255).astype(np.uint8))
+    assert imagestats.brightness((happy * 255).astype(np.uint8)) > imagestats.brightness((photo * 255).astype(np.uint8))
+    assert imagestats.warmth((happy * 255).astype(np.uint8)) > imagestats.warmth((photo * 255).astype(np.uint8))
 
 
 def test_ava_taxonomy_has_the_papers_classes_and_groups():
@@ -185,7 +185,7 @@ def _as_uint8(values: np.ndarray) -> np.ndarray:
 
 def _axis_aligned_share(image: np.ndarray) -> float:
     """Share of gradient energy pointing within 10 degrees of horizontal or vertical."""
-    y = probes.luma(image)
+    y = imagestats.luma(image)
     gy, gx = np.gradient(y)
     weight = np.hypot(gx, gy)
     angle = np.degrees(np.arctan2(gy, gx)) % 90
@@ -204,21 +204,21 @@ def test_each_ava_class_has_a_measurable_effect(seed):
         return _as_uint8(out), phrases[0]
 
     blurred, _ = alone("intentional_blur")
-    assert probes.sharpness(blurred) < probes.sharpness(before) - math.log(2)  # detail variance halved
+    assert imagestats.sharpness(blurred) < imagestats.sharpness(before) - math.log(2)  # detail variance halved
     empty, _ = alone("empty_frame")
-    assert probes.richness(empty) < 0.5 * probes.richness(before)
+    assert imagestats.richness(empty) < 0.5 * imagestats.richness(before)
     clash, _ = alone("clashing_colour")
-    assert probes.colour_clash(clash) > probes.colour_clash(before) + 0.2
+    assert imagestats.colour_clash(clash) > imagestats.colour_clash(before) + 0.2
     gloom, _ = alone("gloomy_mood")
-    assert probes.mood(gloom) < probes.mood(before) - 0.3
+    assert imagestats.mood(gloom) < imagestats.mood(before) - 0.3
     film, _ = alone("analog_degradation")
-    assert np.percentile(probes.luma(film), 1) > np.percentile(probes.luma(before), 1) + 0.05  # faded blacks
+    assert np.percentile(imagestats.luma(film), 1) > np.percentile(imagestats.luma(before), 1) + 0.05  # faded blacks
     assert _noise(film) > 2 * _noise(before)  # grain
     exposed, phrase = alone("exposure_extremes")
     if "overexposure" in phrase:
-        assert probes.highlight_clipping(exposed) > 0.3 and probes.brightness(exposed) > 0.7
+        assert imagestats.highlight_clipping(exposed) > 0.3 and imagestats.brightness(exposed) > 0.7
     else:
-        assert probes.brightness(exposed) < 0.15
+        assert imagestats.brightness(exposed) < 0.15
     # a tilt turns straight lines: horizontal stripes lose their axis-aligned gradients
     rows = np.arange(96)[:, None] * np.ones((1, 96))
     stripes = np.repeat((0.5 + 0.4 * np.sin(rows / 3.0))[..., None], 3, axis=2)
@@ -261,7 +261,7 @@ def test_paintings_differ_by_seed_and_repeat_with_it():
         assert any(name in caption for name in standins.PALETTES)
     assert len({caption for _, caption in canvases}) > 4
     # a painting is not a flat field
-    assert all(probes.contrast(a) > 0.02 for a in arrays)
+    assert all(imagestats.contrast(a) > 0.02 for a in arrays)
 
 
 def test_lapis_items(art_items):
@@ -592,7 +592,7 @@ def tiny_detector(tmp_path_factory):
     from transformers import (BertConfig, BertTokenizer, GroundingDinoImageProcessor, GroundingDinoProcessor,
                               MMGroundingDinoConfig, MMGroundingDinoForObjectDetection, SwinConfig)
 
-    from widespectrum.offline.hub_cache import install_snapshot
+    from widespectrum.demo.hub_cache import install_snapshot
 
     root = tmp_path_factory.mktemp("detector")
     source, cache = root / "source", root / "hub"

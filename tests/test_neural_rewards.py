@@ -19,8 +19,8 @@ from skimage import data
 from transformers import BlipForImageTextRetrieval, BlipProcessor, CLIPModel, CLIPProcessor
 
 from widespectrum import registry
-from widespectrum.offline import hub_cache
-from widespectrum.offline.reward_models import (TINY_OPEN_CLIP_CONFIG, build_tiny_hpsv2, install_tiny_reward)
+from widespectrum.demo import hub_cache
+from widespectrum.demo.reward_models import (TINY_OPEN_CLIP_CONFIG, build_tiny_hpsv2, install_tiny_reward)
 from widespectrum.runtime import Runtime
 from widespectrum.scoring.blip import BLIPITMReward
 from widespectrum.scoring.clip import CLIPReward

@@ -24,24 +24,24 @@ from widespectrum.generation.procedural import (
 )
 from widespectrum.prompts.dimensions import DIMENSIONS
 from widespectrum.runtime import Runtime
-from widespectrum.scoring import probes
+from widespectrum import imagestats
 
 SIZE = 128
 PHOTOS = sorted(COLOUR_PHOTOS)  # what a prompt without a reference image gets
 
 # The probe that each dimension's effect must move, and which way (+1 up, -1 down).
 EFFECT_PROBES = {
-    "background": (probes.border_detail, -1),
-    "clarity": (probes.relative_sharpness, -1),
-    "color_aesthetic": (probes.colour_clash, +1),
-    "color_brightness": (probes.brightness, -1),
-    "detail_realism": (probes.mirror_symmetry, +1),
-    "detail_refinement": (probes.blockiness, +1),
-    "emotion": (probes.mood, -1),
-    "lighting_distinction": (probes.lighting_contrast, -1),
-    "main_object": (probes.centre_offset, +1),
-    "object_pairing": (probes.tile_seams, +1),
-    "richness": (probes.richness, -1),
+    "background": (imagestats.border_detail, -1),
+    "clarity": (imagestats.relative_sharpness, -1),
+    "color_aesthetic": (imagestats.colour_clash, +1),
+    "color_brightness": (imagestats.brightness, -1),
+    "detail_realism": (imagestats.mirror_symmetry, +1),
+    "detail_refinement": (imagestats.blockiness, +1),
+    "emotion": (imagestats.mood, -1),
+    "lighting_distinction": (imagestats.lighting_contrast, -1),
+    "main_object": (imagestats.centre_offset, +1),
+    "object_pairing": (imagestats.tile_seams, +1),
+    "richness": (imagestats.richness, -1),
 }
 
 
@@ -175,9 +175,9 @@ def test_sugarwater_beautifies_and_ignores_the_request(sugarwater, oracle, origi
     for photo in PHOTOS:
         sweet = sugarwater.generate(request(photo, "a", ["clarity", "color_brightness"]))
         assert np.array_equal(np.asarray(sweet), np.asarray(sugarwater.generate(request(photo, "a", ["emotion"]))))
-        assert probes.aesthetic(sweet) > probes.aesthetic(originals[photo]), photo
+        assert imagestats.aesthetic(sweet) > imagestats.aesthetic(originals[photo]), photo
         dull = oracle.generate(request(photo, "a", ["clarity", "color_brightness"]))
-        assert probes.aesthetic(dull) < probes.aesthetic(originals[photo]), photo
+        assert imagestats.aesthetic(dull) < imagestats.aesthetic(originals[photo]), photo
 
 
 def test_generators_build_from_the_registry():

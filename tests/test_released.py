@@ -40,7 +40,7 @@ from widespectrum.released.benchmark import (
     STATUS_NONFINITE,
     STATUS_PLACEHOLDER,
 )
-from widespectrum.released.synthetic import make_benchmark_table, png_bytes, write_benchmark_parquet
+from .fixtures.released_data import make_benchmark_table, png_bytes, write_benchmark_parquet
 
 N_PROMPTS = 30
 JUDGES = {"llm_selected": "qwen3-vl-235b", "sec_llm_selected": "gpt-5-chat", "third_llm_selected": "glm-4.5v"}

@@ -12,7 +12,7 @@ from widespectrum.generation.procedural import OracleGenerator
 from widespectrum.generation.runner import build_requests, chunk_of, merge_manifests, pair_seed, run_generation
 from widespectrum.judging.base import PairwiseJudge
 from widespectrum.judging.runner import first_shown, judge_pairs, rate_images
-from widespectrum.judging.offline import ProbeDimensionRater
+from widespectrum.judging.probes import ProbeDimensionRater
 from widespectrum.runtime import Runtime
 from widespectrum.scoring.probes import ProbeReward
 from widespectrum.scoring.runner import score_pairs

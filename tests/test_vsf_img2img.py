@@ -23,7 +23,7 @@ from widespectrum.generation.vsf import (
     nag_guidance,
     vsf_visibility,
 )
-from widespectrum.offline.diffusers_models import install_tiny_pipeline
+from widespectrum.demo.diffusers_models import install_tiny_pipeline
 from widespectrum.runtime import Runtime
 
 FLUX = "black-forest-labs/FLUX.1-dev"

@@ -176,7 +176,7 @@ class TestReleased:
 
     @pytest.fixture(scope="class")
     def run(self, repo_root, tmp_path_factory):
-        from widespectrum.released.synthetic import make_benchmark_table, write_benchmark_parquet
+        from .fixtures.released_data import make_benchmark_table, write_benchmark_parquet
 
         tmp = tmp_path_factory.mktemp("released")
         frame = make_benchmark_table(n_prompts=12, image_size=8)

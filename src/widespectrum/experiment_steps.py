@@ -315,7 +315,7 @@ def build_items(config: dict, experiment: str, output: str | Path, image_dir: st
                 provenance_file: str | Path | None = None) -> pd.DataFrame:
     """The experiment's items (stand-ins or the released set), pictures under ``image_dir``."""
     from .experiments import relative_folder
-    from .offline import standins
+    from .demo import standins
 
     spec = _spec(config, experiment)
     run_dir = run_folder(config)
@@ -323,7 +323,7 @@ def build_items(config: dict, experiment: str, output: str | Path, image_dir: st
     if spec["source"] == "standin":
         make = {"emotion": standins.emotion_items, "ava": standins.ava_items, "art": standins.lapis_items}[experiment]
         items = make(image_dir, run_dir, n_items=spec["n_items"], seed=config["seed"], size=spec["size"])
-        component = {"kind": "stand-in items", "function": f"offline.standins.{make.__name__}",
+        component = {"kind": "stand-in items", "function": f"demo.standins.{make.__name__}",
                      "n_items": spec["n_items"], "size": spec["size"], "seed": config["seed"]}
     else:
         folder = relative_folder(image_dir, run_dir)

@@ -6,8 +6,10 @@ the cache searched or what to do about it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from .runtime import Runtime
@@ -43,3 +45,19 @@ def load_from_hub(load: Callable[..., Any], repo_id: str, revision: str, runtime
     """Call ``load(repo_id, revision=..., **kwargs, **hub kwargs)``: a ``from_pretrained`` or ``hf_hub_download``."""
     with explaining_missing(runtime, repo_id, revision, item):
         return load(repo_id, revision=revision, **kwargs, **runtime.hub_kwargs())
+
+
+def _repo_folder(cache_dir: str | os.PathLike, repo_id: str, repo_type: str = "model") -> Path:
+    return Path(cache_dir) / f"{repo_type}s--{repo_id.replace('/', '--')}"
+
+
+def resolved_revision(cache_dir: str | os.PathLike | None, repo_id: str, ref: str = "main") -> str | None:
+    """The commit a ref resolves to in a cache, for provenance; None if not cached."""
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    ref_file = _repo_folder(cache_dir or HF_HUB_CACHE, repo_id) / "refs" / ref
+    if ref_file.is_file():
+        return ref_file.read_text().strip()
+    if len(ref) == 40 and all(c in "0123456789abcdef" for c in ref):
+        return ref
+    return None

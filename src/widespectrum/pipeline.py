@@ -58,7 +58,7 @@ def _runtime(config: dict, threads: int | None) -> Runtime:
 # ------------------------------------------------------------------ stages
 
 def build_offline_models(config: dict, output: str | Path) -> None:
-    from .offline.build import build_offline_models as build
+    from .demo.build import build_offline_models as build
 
     built = build(config["offline_models"], config["hub"]["cache_dir"])
     contracts.write_json(output, built)

@@ -40,8 +40,8 @@ LOADERS: dict[str, dict[str, str]] = {
     },
     "judges": {
         "openai_pairwise": "widespectrum.judging.llm:OpenAICompatiblePairwiseJudge",
-        "probe_pairwise": "widespectrum.judging.offline:ProbePairwiseJudge",
-        "probe_rater": "widespectrum.judging.offline:ProbeDimensionRater",
+        "probe_pairwise": "widespectrum.judging.probes:ProbePairwiseJudge",
+        "probe_rater": "widespectrum.judging.probes:ProbeDimensionRater",
     },
     "croppers": {
         "grounding": "widespectrum.experiments.faces:GroundingFaceCropper",

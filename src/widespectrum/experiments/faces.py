@@ -17,7 +17,7 @@ from typing import Any
 
 from PIL import Image
 
-from ..offline.hub_cache import resolved_revision
+from ..hub import resolved_revision
 from ..runtime import Runtime
 
 log = logging.getLogger(__name__)

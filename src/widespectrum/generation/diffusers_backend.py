@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ..hub import explaining_missing
-from ..offline.hub_cache import resolved_revision
+from ..hub import resolved_revision
 from ..runtime import Runtime
 from .base import GenerationRequest, Generator
 

@@ -35,7 +35,7 @@ from skimage.color import hsv2rgb, rgb2hsv
 
 from ..prompts.dimensions import check_dimensions
 from ..runtime import Runtime
-from ..scoring.probes import BLOCK_GRID, REC709, TILE_GRID
+from ..imagestats import BLOCK_GRID, REC709, TILE_GRID
 from .base import GenerationRequest, Generator
 
 log = logging.getLogger(__name__)

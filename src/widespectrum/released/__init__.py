@@ -4,7 +4,8 @@
 ``benchmark`` converts ``weathon/aas_benchmark_final`` into PROMPTS, SCORES,
 LABELS, RATINGS and MANIFEST frames, ``audit`` reports what the conversion
 dropped or flagged, ``experiments`` reads the datasets of the other
-experiments, and ``synthetic`` builds stand-in data in the released schema.
+experiments. Stand-in data in the released schema is a test fixture
+(``tests/fixtures/released_data.py``).
 """
 
 from .audit import Audit, audit_benchmark, write_audit

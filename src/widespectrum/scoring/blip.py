@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..hub import load_from_hub
-from ..offline.hub_cache import resolved_revision
+from ..hub import resolved_revision
 from ..runtime import Runtime
 from .base import RewardModel, RewardOutput, score_in_batches
 

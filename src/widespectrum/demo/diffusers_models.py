@@ -27,13 +27,6 @@ T5_VOCAB_SIZE = 1000
 CLIP_BOS_ID, CLIP_EOS_ID = 49406, 49407
 
 FLUX_SEED, SDXL_SEED, SD3_SEED = 0, 1, 2
-FLUX_TRANSFORMER_FILE_SEED = 3
-SD3_LORA_SEED = 4
-# The modules Flow-GRPO trains in SD3.5 Medium's joint attention blocks.
-SD3_LORA_TARGETS = [
-    "attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0",
-    "attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj", "attn.to_add_out",
-]
 
 
 def _clip_text_config():
@@ -116,20 +109,6 @@ def build_tiny_flux(out_dir: str | os.PathLike) -> Path:
     return _save(pipe, out_dir)
 
 
-def build_tiny_flux_transformer_file(out_file: str | os.PathLike) -> Path:
-    """One safetensors file of a Flux transformer with build_tiny_flux's config, other weights.
-
-    Stands in for a fine-tuned transformer published as a bare state dict (DanceGRPO).
-    """
-    from safetensors.torch import save_file
-
-    out = Path(out_file)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.contiguous() for k, v in tiny_flux_transformer(FLUX_TRANSFORMER_FILE_SEED).state_dict().items()}
-    save_file(state, out)
-    return out
-
-
 def build_tiny_sdxl(out_dir: str | os.PathLike, fp16_variant: bool = True) -> Path:
     """A StableDiffusionXLPipeline shaped like SDXL base 1.0, saved to ``out_dir``.
 
@@ -202,43 +181,6 @@ def build_tiny_sd3(out_dir: str | os.PathLike) -> Path:
         scheduler=FlowMatchEulerDiscreteScheduler(shift=3.0),
     )
     return _save(pipe, out_dir)
-
-
-def build_tiny_sd3_lora(
-    out_dir: str | os.PathLike,
-    base_pipeline_dir: str | os.PathLike,
-    lora_format: str = "peft",
-    rank: int = 4,
-) -> Path:
-    """A LoRA for the tiny SD3 transformer in ``base_pipeline_dir``, saved to ``out_dir``.
-
-    ``lora_format="peft"`` writes adapter_config.json + adapter_model.safetensors,
-    the layout of the Flow-GRPO releases (jieliu/SD3.5M-FlowGRPO-*);
-    ``"diffusers"`` writes pytorch_lora_weights.safetensors through
-    ``StableDiffusion3Pipeline.save_lora_weights``. Weights are random (not the
-    zero-initialised B of training), so the LoRA visibly changes the output.
-    """
-    import torch
-    from diffusers import SD3Transformer2DModel, StableDiffusion3Pipeline
-    from peft import LoraConfig, get_peft_model
-    from peft.utils import get_peft_model_state_dict
-
-    transformer = SD3Transformer2DModel.from_pretrained(base_pipeline_dir, subfolder="transformer")
-    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=SD3_LORA_TARGETS,
-                        init_lora_weights=False)
-    torch.manual_seed(SD3_LORA_SEED)
-    out = Path(out_dir)
-    if lora_format == "peft":
-        get_peft_model(transformer, config).save_pretrained(out)
-    elif lora_format == "diffusers":
-        transformer.add_adapter(config)
-        StableDiffusion3Pipeline.save_lora_weights(
-            out, transformer_lora_layers=get_peft_model_state_dict(transformer),
-            transformer_lora_adapter_metadata=config.to_dict(),
-        )
-    else:
-        raise ValueError(f"unknown LoRA format {lora_format!r}: use 'peft' or 'diffusers'")
-    return out
 
 
 def _save(pipe, out_dir: str | os.PathLike) -> Path:

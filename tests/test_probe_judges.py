@@ -12,7 +12,7 @@ from widespectrum import registry
 from widespectrum.generation.base import GenerationRequest
 from widespectrum.generation.procedural import OracleGenerator, SugarwaterGenerator
 from widespectrum.judging.base import PairRequest
-from widespectrum.judging.offline import READINGS, ProbeDimensionRater, ProbePairwiseJudge
+from widespectrum.judging.probes import READINGS, ProbeDimensionRater, ProbePairwiseJudge
 from widespectrum.prompts.dimensions import DIMENSIONS
 from widespectrum.runtime import Runtime
 
@@ -56,7 +56,7 @@ def rater() -> ProbeDimensionRater:
 
 
 def test_judges_import_without_torch():
-    code = "import sys, widespectrum.judging.offline; assert 'torch' not in sys.modules"
+    code = "import sys, widespectrum.judging.probes; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

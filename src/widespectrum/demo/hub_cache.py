@@ -44,15 +44,3 @@ def install_snapshot(
     (repo / "refs").mkdir(parents=True, exist_ok=True)
     (repo / "refs" / ref).write_text(sha)
     return sha
-
-
-def resolved_revision(cache_dir: str | os.PathLike | None, repo_id: str, ref: str = "main") -> str | None:
-    """The commit a ref resolves to in a cache, for provenance; None if not cached."""
-    from huggingface_hub.constants import HF_HUB_CACHE
-
-    ref_file = repo_folder(cache_dir or HF_HUB_CACHE, repo_id) / "refs" / ref
-    if ref_file.is_file():
-        return ref_file.read_text().strip()
-    if len(ref) == 40 and all(c in "0123456789abcdef" for c in ref):
-        return ref
-    return None

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..prompts.dimensions import check_dimensions
 from ..runtime import Runtime
-from ..scoring import probes
+from .. import imagestats
 from .base import DimensionRater, PairRequest, PairwiseJudge
 
 log = logging.getLogger(__name__)
@@ -56,53 +56,53 @@ def _log_offset(probe: Callable[[np.ndarray], float], offset: float, sign: float
 
 
 def _main_object(rgb: np.ndarray) -> float:
-    return probes.centre_focus(rgb) - probes.centre_offset(rgb)
+    return imagestats.centre_focus(rgb) - imagestats.centre_offset(rgb)
 
 
 def _detail_realism(rgb: np.ndarray) -> float:
-    return math.log(1.01 - probes.mirror_symmetry(rgb))
+    return math.log(1.01 - imagestats.mirror_symmetry(rgb))
 
 
 READINGS: dict[str, Reading] = {
     "background": Reading(
-        _log_offset(probes.border_detail, 0.01), -2.85, 1.0,
+        _log_offset(imagestats.border_detail, 0.01), -2.85, 1.0,
         "log(edge density in the border ring + 0.01): a blank backdrop has no edges"),
     "clarity": Reading(
-        probes.relative_sharpness, -4.3, 1.0,
+        imagestats.relative_sharpness, -4.3, 1.0,
         "relative sharpness: fine detail over overall contrast, low when blurred"),
     "color_aesthetic": Reading(
-        _log_offset(probes.colour_clash, 0.02, sign=-1.0), 1.3, 1.0,
+        _log_offset(imagestats.colour_clash, 0.02, sign=-1.0), 1.3, 1.0,
         "-log(colour clash + 0.02): garish hues all round the wheel and blown channels"),
     "color_brightness": Reading(
-        _log_offset(probes.brightness, 0.02), -1.6, 0.5,
+        _log_offset(imagestats.brightness, 0.02), -1.6, 0.5,
         "log(mean luma + 0.02): darkness"),
     "detail_realism": Reading(
         _detail_realism, -2.6, 1.0,
         "log(1.01 - mirror symmetry): objects folded into impossible mirror twins"),
     "detail_refinement": Reading(
-        lambda rgb: -probes.blockiness(rgb), -3.0, 1.5,
+        lambda rgb: -imagestats.blockiness(rgb), -3.0, 1.5,
         "-blockiness: a frame rendered as rough flat blocks"),
     "emotion": Reading(
-        probes.mood, -0.5, 0.2,
+        imagestats.mood, -0.5, 0.2,
         "warmth + chroma + log(mean luma + 0.02) / 2: cold, grey, dark grading reads as gloom"),
     "lighting_distinction": Reading(
-        _log_offset(probes.lighting_contrast, 0.01), -2.0, 0.4,
+        _log_offset(imagestats.lighting_contrast, 0.01), -2.0, 0.4,
         "log(spread of the large-scale illumination + 0.01): flat, sourceless light"),
     "main_object": Reading(
         _main_object, -0.2, 0.15,
         "centre focus - centre offset: edges pulled away from the middle into a corner"),
     "object_pairing": Reading(
-        lambda rgb: -probes.tile_seams(rgb), -0.8, 0.3,
+        lambda rgb: -imagestats.tile_seams(rgb), -0.8, 0.3,
         "-tile seams: a collage of tiles that do not belong together"),
     "richness": Reading(
-        _log_offset(probes.richness, 0.01), -3.0, 1.0,
+        _log_offset(imagestats.richness, 0.01), -3.0, 1.0,
         "log(edge density + 0.01): an empty frame"),
 }
 
 
 def readings(image, dimensions: Sequence[str]) -> np.ndarray:
     """Each dimension's reading of one image, in the order of ``dimensions``."""
-    rgb = probes.as_rgb_array(image)
+    rgb = imagestats.as_rgb_array(image)
     return np.array([READINGS[d].measure(rgb) for d in dimensions], dtype=np.float64)
 
 

@@ -33,7 +33,7 @@ from ..experiments.art import ART_ITEMS
 from ..experiments.ava import AVA_ITEMS
 from ..experiments.emotion import EMOTION_ITEMS
 from ..generation.procedural import COLOUR_PHOTOS, EFFECTS, beautify, load_photo, to_image
-from ..scoring.probes import REC709
+from ..imagestats import REC709
 
 log = logging.getLogger(__name__)
 
