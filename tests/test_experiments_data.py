@@ -317,7 +317,10 @@ def test_emotion_template_loader_needs_one_slot(tmp_path):
 
 def test_leaderboard_loader(tmp_path):
     shipped = load_leaderboard(CONFIG / "hpsv3_leaderboard.yaml")
-    assert shipped.entries.empty and shipped.month == "25/08" and "HPSv3" in shipped.source
+    # HPSv3's README, "Image Generation Benchmark of HPSv3", column Overall: 11 models
+    assert shipped.month == "25/08" and "HPSv3" in shipped.source and len(shipped.entries) == 11
+    top, bottom = shipped.entries.iloc[0], shipped.entries.iloc[-1]
+    assert (top["model"], top["score"], bottom["model"], bottom["score"]) == ("Kolors", 10.55, "SD2", -0.24)
     path = tmp_path / "board.yaml"
     path.write_text(yaml.safe_dump({"source": "s", "month": "25/08",
                                     "entries": [{"model": "A", "score": 1.5}, {"model": "B", "score": 9}]}))
