@@ -70,7 +70,7 @@ class UnusableAnswerError(RetryableAPIError):
 
 
 class APIKeyRefusedError(APIGenerationError, SetupError):
-    """The provider refused the key (HTTP 401/403): every request would fail alike."""
+    """The provider refused the key (HTTP 401/403) or the account (402): every request would fail alike."""
 
 
 def decode_image(data: bytes, solid_tolerance: int = 2):
@@ -227,6 +227,7 @@ class APIImageGenerator(Generator):
                 if attempt == self.max_retries:
                     break
                 wait = err.retry_after if err.retry_after is not None else self.backoff_s * 2 ** attempt
+                # The cap keeps a server's hour-long Retry-After from stalling a job silently.
                 time.sleep(min(wait, self.max_backoff_s))
         raise APIGenerationError(
             f"{self.model} at {self.endpoint} gave no usable image in {self.max_retries + 1} attempt(s): "
@@ -244,6 +245,9 @@ class APIImageGenerator(Generator):
             # The provider's message may quote part of the key: say only which variable.
             return APIKeyRefusedError(
                 f"{self.provider} refused the key in {self.api_key_env} (HTTP {status}) for {self.endpoint}")
+        if status == 402:
+            return APIKeyRefusedError(
+                f"{self.provider} wants payment for the account of the key in {self.api_key_env} (HTTP 402): {detail}")
         return APIGenerationError(f"HTTP {status}: {detail}")
 
     # -------------------------------------------------------------- cache
