@@ -213,8 +213,12 @@ def test_a_refused_key_or_account_stops_the_job(entry_name, fault, api_keys, tmp
     assert SENTINEL_KEY not in str(raised.value)
 
 
-def test_a_timeout_is_retried(api_keys, tmp_path):
-    # A server that never answers: every attempt times out, the row records it.
+@pytest.mark.parametrize("name, options, per_attempt_s", [
+    ("gpt-image-1.5", {}, 0.2),
+    ("seedream-4", {"wait_s": 1}, 1.2),  # the read timeout starts after Prefer: wait
+])
+def test_a_timeout_is_retried(name, options, per_attempt_s, api_keys, tmp_path):
+    # A server that accepts connections and never answers: every attempt times out.
     import socket
 
     silent = socket.socket()
@@ -223,11 +227,11 @@ def test_a_timeout_is_retried(api_keys, tmp_path):
     try:
         base_url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
         entries = load_yaml(GENERATORS_FILE)
-        spec = entries["seedream-4"]
+        spec = entries[name]
         spec["options"] = {**spec["options"], "base_url": base_url, "backoff_s": 0.001, "max_retries": 1,
-                           "timeout_s": 0.2, "cache_dir": None}
-        reg = {"generators": {"seedream-4": spec}}
-        model = registry.build(reg, "generators", "seedream-4", Runtime())
+                           "timeout_s": 0.2, "cache_dir": None, **options}
+        reg = {"generators": {name: spec}}
+        model = registry.build(reg, "generators", name, Runtime())
         requests = build_requests(_prompts(1), {}, {}, base_seed=0, takes_seed=False, image_kinds=("o",))
         started = time.perf_counter()
         manifest = run_generation(model, requests, tmp_path, "images")
@@ -236,7 +240,7 @@ def test_a_timeout_is_retried(api_keys, tmp_path):
         silent.close()
     status = manifest["status"].iloc[0]
     assert "in 2 attempt(s)" in status and "timed out" in status
-    assert elapsed >= 2 * 0.2
+    assert 2 * per_attempt_s <= elapsed < 2 * per_attempt_s + 5
 
 
 # ------------------------------------------------------------------ cache, keys, provenance
@@ -293,6 +297,10 @@ def test_the_key_never_reaches_manifest_provenance_cache_or_log(entry_name, api_
     assert list(manifest["status"] == "ok") == [False, True, True, True]
     record = provenance.record({"run": "t"}, {"kind": "generator", "name": entry_name, **model.provenance()})
     assert record["component"]["seed"] == NO_SEED
+    assert record["component"]["settings"] == {
+        kind: {**generation_settings(_registry(entry_name, server, None), entry_name, kind),
+               **({"negative_prompt": ""} if entry_name == "qwen-image-replicate" and kind == "a" else {})}
+        for kind in ("o", "a")}
     assert record["component"]["api_key_env"] == ENTRIES[entry_name][1]
     texts = [manifest.to_json(), json.dumps(record), caplog.text, repr(model)]
     texts += [p.read_text() for p in cache.rglob("*.json")]

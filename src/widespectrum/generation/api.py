@@ -169,6 +169,7 @@ class APIImageGenerator(Generator):
                 f"environment variable {api_key_env} is not set; it must hold the {self.provider} API key "
                 f"for generator {name!r} (model {model} at {self.base_url})")
         self._api_key = key
+        self._settings_used: dict[str, dict] = {}  # image kind -> settings sent, for the provenance
 
     def __repr__(self) -> str:  # never the key
         return f"{type(self).__name__}(name={self.name!r}, model={self.model!r}, base_url={self.base_url!r})"
@@ -192,6 +193,9 @@ class APIImageGenerator(Generator):
 
     def generate(self, request: GenerationRequest):
         body = self.request_body(request)
+        self._settings_used[request.image_kind] = {
+            **request.settings, **({"negative_prompt": request.negative_prompt}
+                                   if request.negative_prompt is not None else {})}
         key = request_key({"endpoint": self.endpoint, "body": body})
         cached = self._read_cache(key)
         if cached is not None:
@@ -207,6 +211,7 @@ class APIImageGenerator(Generator):
             "endpoint": self.endpoint,
             "api_key_env": self.api_key_env,
             "seed": NO_SEED,
+            "settings": dict(self._settings_used),
             "max_retries": self.max_retries,
             "backoff_s": self.backoff_s,
             "timeout_s": self.timeout_s,
@@ -435,7 +440,9 @@ class ReplicateGenerator(APIImageGenerator):
 
     def _fetch(self, body: dict) -> bytes:
         deadline = time.monotonic() + self.timeout_s
-        prediction = self._json("POST", self.endpoint, body, {"Prefer": f"wait={self.wait_s}"})
+        # The server holds the POST open up to wait_s before answering: the read timeout starts after it.
+        prediction = self._json("POST", self.endpoint, body, {"Prefer": f"wait={self.wait_s}"},
+                                timeout_s=self.wait_s + self.timeout_s)
         while prediction.get("status") not in _REPLICATE_DONE:
             poll_url = (prediction.get("urls") or {}).get("get")
             if not poll_url:
@@ -455,8 +462,9 @@ class ReplicateGenerator(APIImageGenerator):
             raise UnusableAnswerError(f"prediction output is not an image URL: {str(output)[:200]!r}")
         return self._http("GET", url)[1]
 
-    def _json(self, method: str, url: str, body: dict | None = None, headers: dict | None = None) -> dict:
-        content_type, data = self._http(method, url, body, headers)
+    def _json(self, method: str, url: str, body: dict | None = None, headers: dict | None = None,
+              timeout_s: float | None = None) -> dict:
+        content_type, data = self._http(method, url, body, headers, timeout_s)
         try:
             answer = json.loads(data)
         except ValueError:
@@ -465,8 +473,8 @@ class ReplicateGenerator(APIImageGenerator):
             raise UnusableAnswerError(f"answer is not a JSON object: {data[:200]!r}")
         return answer
 
-    def _http(self, method: str, url: str, body: dict | None = None,
-              headers: dict | None = None) -> tuple[str, bytes]:
+    def _http(self, method: str, url: str, body: dict | None = None, headers: dict | None = None,
+              timeout_s: float | None = None) -> tuple[str, bytes]:
         headers = dict(headers or {})
         # The token goes only to the API's own host; output files live on a delivery host.
         if _origin(url) == self._origin:
@@ -477,7 +485,7 @@ class ReplicateGenerator(APIImageGenerator):
             headers["Content-Type"] = "application/json"
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s or self.timeout_s) as response:
                 return response.headers.get("Content-Type", ""), response.read()
         except urllib.error.HTTPError as err:
             detail = err.read().decode("utf-8", "replace")
