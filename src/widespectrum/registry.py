@@ -31,6 +31,9 @@ LOADERS: dict[str, dict[str, str]] = {
         "flux_vsf": "widespectrum.generation.vsf:FluxVSFGenerator",
         "flux_nag": "widespectrum.generation.vsf:FluxNAGGenerator",
         "flux_img2img": "widespectrum.generation.img2img:FluxImg2ImgGenerator",
+        "openrouter_image": "widespectrum.generation.api:OpenRouterImageGenerator",
+        "openai_images": "widespectrum.generation.api:OpenAIImagesGenerator",
+        "replicate": "widespectrum.generation.api:ReplicateGenerator",
     },
     "rewards": {
         "clip": "widespectrum.scoring.clip:CLIPReward",
