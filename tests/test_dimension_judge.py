@@ -172,3 +172,15 @@ def test_ratings_contract_and_provenance(hub, judge, images, tmp_path):
     assert record["processor_resolved_revision"] == hub["shas"][PROCESSOR_ID]
     assert record["dtype"] == "float32"  # the entry asks for bfloat16, which is a GPU setting
     assert record["padding_side"] == "left" and record["image_size"] == 512 and record["batch_size"] == 11
+
+
+def test_the_paper_config_plans_a_rate_job_for_j_on_every_generator(repo_root, tmp_path):
+    from .test_workflow import _planned_jobs, _snakemake
+
+    config = yaml.safe_load((repo_root / "config" / "config.yaml").read_text(encoding="utf-8"))
+    assert config["judges"]["rater"] == [J] and config["roles"]["rater"] == J
+    result = _snakemake(repo_root, "-n", "--configfile", "config/config.yaml", "--config", f"results_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr + result.stdout
+    rated = _planned_jobs(result.stdout + result.stderr)["rate"]
+    generators = set(config["generators"]) | {v["generator"] for v in config["vsf"]["variants"]}
+    assert rated == {f"rater={J}, generator={g}" for g in generators}
