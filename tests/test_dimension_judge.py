@@ -67,12 +67,13 @@ def images() -> list[Image.Image]:
     return [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in ((96, 64), (40, 120))]
 
 
-def _reference_expectation(hub, image: Image.Image, dimension: str) -> float:
-    """J(I, d) computed here from the saved checkpoint: one conversation, no batching."""
-    from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
+@pytest.fixture(scope="module")
+def all_ratings(judge, images) -> np.ndarray:
+    return judge.rate(images, DIMENSIONS)  # each forward pass: the 11 dimensions of one image
 
-    processor = AutoProcessor.from_pretrained(hub["snapshots"][PROCESSOR_ID])
-    model = Qwen3VLForConditionalGeneration.from_pretrained(hub["snapshots"][MODEL_ID], dtype=torch.float32).eval()
+
+def _reference_expectation(processor, model, image: Image.Image, dimension: str) -> float:
+    """J(I, d) computed here from the saved checkpoint: one conversation, no batching."""
     spec = yaml.safe_load((REPO_ROOT / "config" / "judge_guidelines.yaml").read_text(encoding="utf-8"))[dimension]
     guideline = str({f"{o['option']}: {o['rating']}": ": " + o["description"] for o in spec["options"]})
     text = (f"Please rate this image for its {spec['name']} quality. Use this guideline {guideline}. "
@@ -97,15 +98,19 @@ def test_the_digits_are_single_tokens_of_the_tiny_tokenizer(judge):
 
 def test_score_is_the_expected_digit_under_the_softmax_of_the_last_position(hub, judge, images):
     dimensions = ["clarity", "color_aesthetic", "main_object"]
+    from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
+
+    processor = AutoProcessor.from_pretrained(hub["snapshots"][PROCESSOR_ID])
+    model = Qwen3VLForConditionalGeneration.from_pretrained(hub["snapshots"][MODEL_ID], dtype=torch.float32).eval()
     values = judge.rate(images[:1], dimensions)
-    reference = [_reference_expectation(hub, images[0], d) for d in dimensions]
+    reference = [_reference_expectation(processor, model, images[0], d) for d in dimensions]
     np.testing.assert_allclose(values[0], reference, atol=1e-5)
     # the tiny model's output head is wide enough that the three digits do not tie
     assert np.ptp(values) > 1e-3 and np.all((values > 0) & (values < 2))
 
 
-def test_batching_does_not_change_a_rating(hub, judges_registry, judge, images):
-    together = judge.rate(images, DIMENSIONS)  # each forward: the 11 dimensions of one image
+def test_batching_does_not_change_a_rating(hub, judges_registry, images, all_ratings):
+    together = all_ratings
     assert together.shape == (2, 11)
     one_at_a_time = _judge(hub, judges_registry, batch_size=1).rate(images, DIMENSIONS)
     mixed = _judge(hub, judges_registry, batch_size=4).rate(images, DIMENSIONS)  # batches span both images
@@ -151,7 +156,7 @@ def test_the_authors_rules_csv_is_read_as_their_script_reads_it(tmp_path):
     assert guidelines["color_brightness"]["options"] == [("bright", 2, "well lit"), ("dark", 0, "murky")]
 
 
-def test_ratings_contract_and_provenance(hub, judge, images, tmp_path):
+def test_ratings_contract_and_provenance(hub, judge, images, all_ratings, tmp_path):
     rows = []
     for i, image in enumerate(images):
         image.save(tmp_path / f"{i}.png")
@@ -162,7 +167,7 @@ def test_ratings_contract_and_provenance(hub, judge, images, tmp_path):
     ratings = rate_images(judge, manifest, tmp_path)
     contracts.RATINGS.validate(ratings)
     assert len(ratings) == 2 * 11 and (ratings["status"] == contracts.OK).all()
-    direct = judge.rate(images, DIMENSIONS)
+    direct = all_ratings
     table = ratings.pivot(index="prompt_id", columns="dimension", values="score").loc[:, list(DIMENSIONS)]
     np.testing.assert_allclose(table.to_numpy(dtype=float), direct, atol=1e-5)
 
