@@ -9,6 +9,7 @@ from config/judges.yaml through the registry.
 from __future__ import annotations
 
 import copy
+import json
 
 import numpy as np
 import pandas as pd
@@ -156,14 +157,20 @@ def test_the_authors_rules_csv_is_read_as_their_script_reads_it(tmp_path):
     assert guidelines["color_brightness"]["options"] == [("bright", 2, "well lit"), ("dark", 0, "murky")]
 
 
-def test_ratings_contract_and_provenance(hub, judge, images, all_ratings, tmp_path):
+def _manifest(images, run_dir, generator: str = "g") -> pd.DataFrame:
     rows = []
     for i, image in enumerate(images):
-        image.save(tmp_path / f"{i}.png")
-        rows.append({"generator": "g", "prompt_id": f"{i:04d}", "image_kind": "a", "prompt": "p",
-                     "path": f"{i}.png", "sha256": contracts.sha256_file(tmp_path / f"{i}.png"), "seed": i,
+        path = f"images/{generator}/{i}.png"
+        (run_dir / path).parent.mkdir(parents=True, exist_ok=True)
+        image.save(run_dir / path)
+        rows.append({"generator": generator, "prompt_id": f"{i:04d}", "image_kind": "a", "prompt": "p",
+                     "path": path, "sha256": contracts.sha256_file(run_dir / path), "seed": i,
                      "settings": "{}", "status": contracts.OK})
-    manifest = contracts.records_to_frame(rows, contracts.MANIFEST)
+    return contracts.records_to_frame(rows, contracts.MANIFEST)
+
+
+def test_ratings_contract_and_provenance(hub, judge, images, all_ratings, tmp_path):
+    manifest = _manifest(images, tmp_path)
     ratings = rate_images(judge, manifest, tmp_path)
     contracts.RATINGS.validate(ratings)
     assert len(ratings) == 2 * 11 and (ratings["status"] == contracts.OK).all()
@@ -189,3 +196,29 @@ def test_the_paper_config_plans_a_rate_job_for_j_on_every_generator(repo_root, t
     rated = _planned_jobs(result.stdout + result.stderr)["rate"]
     generators = set(config["generators"]) | {v["generator"] for v in config["vsf"]["variants"]}
     assert rated == {f"rater={J}, generator={g}" for g in generators}
+
+
+def test_the_rate_stage_runs_j_from_the_paper_config(hub, images, all_ratings, tmp_path):
+    """What the paper DAG's rate job does: config/config.yaml's J on the tiny cache, one generator."""
+    from widespectrum import pipeline
+    from widespectrum.config import load_config
+
+    config = load_config(REPO_ROOT / "config" / "config.yaml")
+    config.update(results_dir=str(tmp_path), device="cpu", hub={"cache_dir": str(hub["cache"]), "offline": True})
+    run_dir = tmp_path / config["run"]
+    generator = config["generators"][0]
+    manifest_file = run_dir / "images" / generator / "manifest.parquet"
+    contracts.write_table(_manifest(images, run_dir, generator), manifest_file, contracts.MANIFEST)
+    output = run_dir / "ratings" / J / f"{generator}.parquet"
+    provenance_file = run_dir / "provenance" / "rate" / f"{J}-{generator}.json"
+
+    pipeline.rate(config, J, manifest_file, output, provenance_file, threads=2)
+
+    ratings = contracts.read_table(output, contracts.RATINGS)
+    assert len(ratings) == 2 * 11 and (ratings["status"] == contracts.OK).all()
+    table = ratings.pivot(index="prompt_id", columns="dimension", values="score").loc[:, list(DIMENSIONS)]
+    np.testing.assert_allclose(table.to_numpy(dtype=float), all_ratings, atol=1e-5)
+    record = json.loads(provenance_file.read_text(encoding="utf-8"))
+    text = json.dumps(record)
+    assert record["rows"] == 22 and hub["shas"][MODEL_ID] in text and hub["shas"][PROCESSOR_ID] in text
+    assert "judge_guidelines.yaml" in text
