@@ -85,8 +85,7 @@ def _guidelines_from_rules_csv(path: Path) -> dict[str, dict]:
         rating = (score > 0) - (score < 0) + 1
         entry = guidelines.setdefault(name.replace(" ", "_"), {"name": name, "options": []})
         entry["options"].append((row["Option"], rating, str(row["Description"]).strip()))
-    # infer.py groups by dimension, so its guideline dict is in sorted key order
-    return dict(sorted(guidelines.items()))
+    return guidelines
 
 
 def conversation(image, dimension_name: str, guideline: str, image_size: int) -> list[dict]:
