@@ -20,9 +20,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from widespectrum import registry
+import pandas as pd
+import yaml
+
+from widespectrum import contracts, registry
 from widespectrum.judging.base import PairRequest
 from widespectrum.judging.llm import OpenAICompatiblePairwiseJudge
+from widespectrum.judging.runner import judge_pairs
 from widespectrum.llm import (
     ChatClient,
     LLMResponseError,
@@ -32,9 +36,13 @@ from widespectrum.llm import (
 from widespectrum.prompts.rewriters import REWRITE_FIELD, OpenAICompatibleRewriter
 from widespectrum.runtime import Runtime
 
+from .conftest import REPO_ROOT
+
 KEY_ENV = "WIDESPECTRUM_TEST_LLM_KEY"
 SECRET = "sk-test-6f1d0c2a9b-secret"
 MODEL = "qwen/qwen3-vl-235b-a22b-instruct"
+# eval/rater_training/llm_select.py of github.com/weathon/icml2026_position
+AUTHORS_SYSTEM_TEXT = "You are an image preference judge. Reply with a JSON object that matches the provided schema."
 
 
 @dataclass
@@ -176,7 +184,7 @@ def test_judge_sends_both_images_and_p_a_and_parses_the_selection(endpoint, api_
     assert len(endpoint.requests) == 1
     body = endpoint.requests[0]
     assert body["model"] == MODEL
-    assert body["temperature"] == 0.0
+    assert body["temperature"] == 0.3  # the authors' setting is the default
     assert request.prompt_anti in _all_text(body)
     first, second = _decoded_images(body)
     np.testing.assert_array_equal(first, np.asarray(request.first))
@@ -278,9 +286,68 @@ def test_judge_builds_from_the_registry(endpoint, api_key):
     }}}}
     judge = registry.build(judges, "judges", "qwen3-vl", Runtime(device="cpu"))
     assert isinstance(judge, OpenAICompatiblePairwiseJudge)
-    assert judge.provenance() == {"model": MODEL, "base_url": endpoint.base_url, "temperature": 0.0}
+    assert judge.provenance() == {"model": MODEL, "base_url": endpoint.base_url, "temperature": 0.0,
+                                  "wording": "authors", "system_text": AUTHORS_SYSTEM_TEXT}
     endpoint.script({"selection": -1})
     assert judge.judge(_pair()) == -1
+
+
+def test_the_paper_judge_sends_the_authors_neutral_request_at_temperature_0_3(endpoint, api_key):
+    """config/judges.yaml's paper judge, pointed at the loopback server: the authors' wording."""
+    entries = yaml.safe_load((REPO_ROOT / "config" / "judges.yaml").read_text(encoding="utf-8"))
+    options = {**entries["qwen3-vl-235b"]["options"], "base_url": endpoint.base_url, "api_key_env": KEY_ENV,
+               "cache_dir": None, "backoff_s": 0.0}
+    judge = registry.build({"judges": {"qwen3-vl-235b": {**entries["qwen3-vl-235b"], "options": options}}},
+                           "judges", "qwen3-vl-235b", Runtime(device="cpu"))
+    endpoint.script({"selection": 0})
+    request = _pair("a dim, murky kitchen with clashing colors")
+    assert judge.judge(request) == 0
+
+    body = endpoint.requests[0]
+    assert body["model"] == "qwen/qwen3-vl-235b-a22b-instruct"
+    assert body["temperature"] == 0.3
+    system, user = body["messages"]
+    assert system == {"role": "system", "content": AUTHORS_SYSTEM_TEXT}
+    # one text part (instruction, then the prompt), then the first and the second image
+    assert [part["type"] for part in user["content"]] == ["text", "image_url", "image_url"]
+    text = user["content"][0]["text"]
+    assert text.startswith("You will see two images and a prompt. Decide which image better matches the prompt.")
+    assert text.endswith("Prompt:\na dim, murky kitchen with clashing colors")
+    assert "beauty" not in text and "beauty" not in system["content"]
+    first, second = _decoded_images(body)
+    np.testing.assert_array_equal(first, np.asarray(request.first))
+    np.testing.assert_array_equal(second, np.asarray(request.second))
+    assert judge.provenance()["wording"] == "authors"
+
+
+def test_the_anti_aesthetic_wording_remains_an_option(endpoint, api_key):
+    judge = _judge(endpoint, wording="anti_aesthetic")
+    endpoint.script({"selection": 1})
+    assert judge.judge(_pair()) == 1
+    body = endpoint.requests[0]
+    assert "Do not reward beauty for its own sake." in body["messages"][0]["content"]
+    assert judge.provenance()["wording"] == "anti_aesthetic"
+    with pytest.raises(ValueError, match="wording"):
+        _judge(endpoint, wording="friendly")
+
+
+def test_an_answer_outside_0_1_minus_1_becomes_a_status_row(endpoint, api_key, tmp_path):
+    """The runner keeps going: a judge that only ever answers 2 leaves an error row, not a crash."""
+    rows = []
+    for i, kind in enumerate(("o", "a")):
+        image = _pair().first if kind == "o" else _pair().second
+        image.save(tmp_path / f"{kind}.png")
+        rows.append({"generator": "g", "prompt_id": "0001", "image_kind": kind, "prompt": "p", "path": f"{kind}.png",
+                     "sha256": contracts.sha256_file(tmp_path / f"{kind}.png"), "seed": i, "settings": "{}",
+                     "status": contracts.OK})
+    manifest = contracts.records_to_frame(rows, contracts.MANIFEST)
+    prompts = pd.DataFrame({"prompt_id": ["0001"], "prompt_anti": ["blurry"], "dimensions": [["clarity"]]})
+    endpoint.script(*[{"selection": 2}] * 3)
+    labels = judge_pairs(_judge(endpoint, max_retries=2), manifest, prompts, tmp_path, seed=0)
+    assert len(labels) == 1 and len(endpoint.requests) == 3
+    row = labels.iloc[0]
+    assert pd.isna(row["selected"])
+    assert row["status"].startswith("error: LLMResponseError") and "schema" in row["status"]
 
 
 # ------------------------------------------------------------------ rewriter

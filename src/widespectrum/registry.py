@@ -45,6 +45,7 @@ LOADERS: dict[str, dict[str, str]] = {
         "openai_pairwise": "widespectrum.judging.llm:OpenAICompatiblePairwiseJudge",
         "probe_pairwise": "widespectrum.judging.probes:ProbePairwiseJudge",
         "probe_rater": "widespectrum.judging.probes:ProbeDimensionRater",
+        "qwen_vl_rater": "widespectrum.judging.dimension_judge:QwenVLDimensionJudge",
     },
     "croppers": {
         "grounding": "widespectrum.experiments.faces:GroundingFaceCropper",

@@ -1,0 +1,196 @@
+"""The per-dimension judge J through transformers' Qwen3-VL (SPEC E4).
+
+J is the authors' Qwen3-VL-4B-Instruct fine-tune ``weathon/smolvlm2_anti_aesthetics_7b``,
+run with the processor of ``Qwen/Qwen3-VL-4B-Instruct``. As in the authors'
+``eval/rater_training/infer.py`` (github.com/weathon/icml2026_position):
+
+* one single-turn user message per (image, dimension): the question text first, then
+  the image resized to 512x512;
+* the question names the dimension and inserts its guideline, rendered as the
+  authors' script renders it (a Python dict literal mapping "option: rating" to
+  ": description");
+* J(I, d) = sum_k k * P(token k) for k in 0, 1, 2, the probabilities a softmax over
+  the logits of the three digit tokens at the prompt's last position (the next token
+  after the assistant prompt).
+
+The authors read ``logits[:, -1]`` of a padded batch, which is the last prompt token
+only under left padding; here the tokenizer pads on the left and the last position
+with attention is gathered per row, so J(I, d) does not depend on what else is in the
+batch. All dimensions of one image go in one forward pass when ``batch_size`` allows.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import resolve_path
+from ..hub import load_from_hub, resolved_revision
+from ..prompts.dimensions import DIMENSIONS, check_dimensions
+from ..runtime import Runtime
+from .base import DimensionRater
+
+log = logging.getLogger(__name__)
+
+RATING_TOKENS = ("0", "1", "2")
+DEFAULT_GUIDELINES = "config/judge_guidelines.yaml"
+
+
+def question(dimension_name: str, guideline: str) -> str:
+    """The authors' question for one dimension (infer.py), word for word."""
+    return (f"Please rate this image for its {dimension_name} quality. Use this guideline {guideline}. "
+            "Response a single number.")
+
+
+def render_guideline(options: Sequence[tuple[str, int, str]]) -> str:
+    """(option, rating, description) rows as infer.py's f-string prints its guideline dict."""
+    return repr({f"{option}: {rating}": f": {description}" for option, rating, description in options})
+
+
+def load_guidelines(path: str | Path) -> dict[str, dict]:
+    """dimension key -> {"name": str, "options": [(option, rating, description), ...]}.
+
+    Reads this project's YAML (config/judge_guidelines.yaml) or the authors' rules.csv
+    (Dimension, Option, Score, Description; Dimension filled down; the key is the text
+    in parentheses, else the whole name; rating = sign(Score) + 1, as infer.py maps it).
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return _guidelines_from_rules_csv(path)
+    import yaml
+
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {key: {"name": spec["name"],
+                  "options": [(o["option"], int(o["rating"]), o["description"]) for o in spec["options"]]}
+            for key, spec in raw.items()}
+
+
+def _guidelines_from_rules_csv(path: Path) -> dict[str, dict]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [{k.strip(): (v or "") for k, v in row.items()} for row in csv.DictReader(handle)]
+    guidelines: dict[str, dict] = {}
+    dimension = None
+    for row in rows:
+        dimension = row["Dimension"].strip() or dimension
+        match = re.search(r"\((.*?)\)", dimension)
+        name = match.group(1) if match else dimension
+        score = int(row["Score"])
+        rating = (score > 0) - (score < 0) + 1
+        entry = guidelines.setdefault(name.replace(" ", "_"), {"name": name, "options": []})
+        entry["options"].append((row["Option"], rating, str(row["Description"]).strip()))
+    return guidelines
+
+
+def conversation(image, dimension_name: str, guideline: str, image_size: int) -> list[dict]:
+    """One user turn: the question, then the image at image_size x image_size."""
+    return [{"role": "user", "content": [
+        {"type": "text", "text": question(dimension_name, guideline)},
+        {"type": "image", "image": image.convert("RGB").resize((image_size, image_size))},
+    ]}]
+
+
+class QwenVLDimensionJudge(DimensionRater):
+    """J(I, d): expected rating over the digit tokens 0, 1, 2 of a Qwen3-VL judge."""
+
+    def __init__(
+        self,
+        name: str,
+        runtime: Runtime,
+        model_id: str = "weathon/smolvlm2_anti_aesthetics_7b",
+        revision: str = "main",
+        processor_id: str = "Qwen/Qwen3-VL-4B-Instruct",
+        processor_revision: str = "main",
+        dtype: str | None = "bfloat16",
+        image_size: int = 512,
+        batch_size: int = len(DIMENSIONS),
+        guidelines_file: str = DEFAULT_GUIDELINES,
+    ) -> None:
+        import torch
+        from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
+
+        super().__init__(name=name, runtime=runtime)
+        if batch_size < 1:
+            raise ValueError(f"{name}: batch_size must be >= 1, got {batch_size}")
+        self.model_id, self.revision = model_id, revision
+        self.processor_id, self.processor_revision = processor_id, processor_revision
+        self.image_size = int(image_size)
+        self.batch_size = int(batch_size)
+        self.device = runtime.torch_device()
+        self.dtype = runtime.torch_dtype(dtype)  # float32 on CPU
+
+        self.guidelines_path = resolve_path(guidelines_file)
+        self.guidelines = load_guidelines(self.guidelines_path)
+        missing = [d for d in DIMENSIONS if d not in self.guidelines]
+        if missing:
+            raise ValueError(f"{name}: {self.guidelines_path} has no guideline for {missing}")
+
+        self.model = load_from_hub(Qwen3VLForConditionalGeneration.from_pretrained, model_id, revision, runtime,
+                                   dtype=self.dtype)
+        self.model.to(self.device).eval()
+        self.processor = load_from_hub(AutoProcessor.from_pretrained, processor_id, processor_revision, runtime)
+        self.processor.tokenizer.padding_side = "left"
+        tokenizer = self.processor.tokenizer
+        self.rating_token_ids = [tokenizer.convert_tokens_to_ids(t) for t in RATING_TOKENS]
+        if any(i is None or i == tokenizer.unk_token_id for i in self.rating_token_ids):
+            raise ValueError(f"{name}: the tokenizer of {processor_id} has no single token for each of {RATING_TOKENS}")
+        self._ratings = torch.arange(len(RATING_TOKENS), dtype=torch.float32)
+
+    def prompt(self, image, dimension: str) -> list[dict]:
+        spec = self.guidelines[dimension]
+        return conversation(image, spec["name"], render_guideline(spec["options"]), self.image_size)
+
+    def rate(self, images: Sequence, dimensions: Sequence[str]) -> np.ndarray:
+        dimensions = check_dimensions(dimensions)
+        requests = [self.prompt(image, d) for image in images for d in dimensions]
+        values = np.concatenate([self._expected_ratings(requests[start:start + self.batch_size])
+                                 for start in range(0, len(requests), self.batch_size)]) if requests else np.zeros(0)
+        return values.reshape(len(images), len(dimensions))
+
+    def rating_probabilities(self, conversations: Sequence[list[dict]]):
+        """P(0), P(1), P(2) at each conversation's last prompt position, float32, shape (n, 3)."""
+        import torch
+
+        inputs = self.processor.apply_chat_template(
+            list(conversations), tokenize=True, add_generation_prompt=True, return_dict=True,
+            return_tensors="pt", processor_kwargs={"padding": True},
+        ).to(self.device)
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        with torch.inference_mode():
+            logits = self.model(**inputs).logits
+        mask = inputs["attention_mask"]
+        # the first maximum of the running count of attended tokens is the last attended one
+        last = mask.cumsum(dim=-1).argmax(dim=-1)
+        rows = torch.arange(logits.shape[0], device=logits.device)
+        digit_logits = logits[rows, last][:, self.rating_token_ids].float()
+        return torch.softmax(digit_logits, dim=-1)
+
+    def _expected_ratings(self, conversations: Sequence[list[dict]]) -> np.ndarray:
+        probabilities = self.rating_probabilities(conversations).cpu()
+        return (probabilities @ self._ratings).numpy().astype(np.float64)
+
+    def provenance(self) -> dict[str, Any]:
+        cache = self.runtime.cache_dir
+        return {
+            "model_id": self.model_id,
+            "revision": self.revision,
+            "resolved_revision": resolved_revision(cache, self.model_id, self.revision),
+            "processor_id": self.processor_id,
+            "processor_revision": self.processor_revision,
+            "processor_resolved_revision": resolved_revision(cache, self.processor_id, self.processor_revision),
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "image_size": self.image_size,
+            "batch_size": self.batch_size,
+            "padding_side": self.processor.tokenizer.padding_side,
+            "rating_tokens": dict(zip(RATING_TOKENS, self.rating_token_ids)),
+            "guidelines_file": self.guidelines_path.name,
+            "guidelines_sha256": hashlib.sha256(self.guidelines_path.read_bytes()).hexdigest(),
+            "score": "sum_k k * softmax(logits of tokens 0, 1, 2 at the last prompt position)_k",
+        }

@@ -1,0 +1,224 @@
+"""The per-dimension judge J on a tiny Qwen3-VL of the real class, loaded by the real ids.
+
+The checkpoint and processor are built from small configs with random weights, saved
+with save_pretrained and installed in a temporary offline hub cache as
+weathon/smolvlm2_anti_aesthetics_7b and Qwen/Qwen3-VL-4B-Instruct; the judge is built
+from config/judges.yaml through the registry.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from widespectrum import contracts, registry
+from widespectrum.demo.hub_cache import install_snapshot
+from widespectrum.judging.dimension_judge import load_guidelines
+from widespectrum.judging.runner import rate_images
+from widespectrum.prompts.dimensions import DIMENSIONS
+from widespectrum.runtime import Runtime
+
+from .conftest import REPO_ROOT
+from .fixtures.tiny_judges import build_tiny_qwen3_vl_judge
+
+J = "qwen3-vl-4b-rater"
+MODEL_ID = "weathon/smolvlm2_anti_aesthetics_7b"
+PROCESSOR_ID = "Qwen/Qwen3-VL-4B-Instruct"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory) -> dict:
+    build = tmp_path_factory.mktemp("build")
+    cache = tmp_path_factory.mktemp("hub")
+    model_dir, processor_dir = build_tiny_qwen3_vl_judge(build)
+    shas = {PROCESSOR_ID: install_snapshot(processor_dir, cache, PROCESSOR_ID),
+            MODEL_ID: install_snapshot(model_dir, cache, MODEL_ID)}
+    snapshots = {repo: cache / f"models--{repo.replace('/', '--')}" / "snapshots" / sha for repo, sha in shas.items()}
+    return {"cache": cache, "shas": shas, "snapshots": snapshots,
+            "runtime": Runtime(device="cpu", cache_dir=str(cache), offline=True)}
+
+
+@pytest.fixture(scope="module")
+def judges_registry() -> dict:
+    return {"judges": yaml.safe_load((REPO_ROOT / "config" / "judges.yaml").read_text(encoding="utf-8"))}
+
+
+def _judge(hub, judges_registry, **options):
+    entries = copy.deepcopy(judges_registry)
+    entries["judges"][J]["options"].update(options)
+    return registry.build(entries, "judges", J, hub["runtime"])
+
+
+@pytest.fixture(scope="module")
+def judge(hub, judges_registry):
+    return _judge(hub, judges_registry)
+
+
+@pytest.fixture(scope="module")
+def images() -> list[Image.Image]:
+    rng = np.random.default_rng(7)
+    # different sizes and aspect ratios: J resizes every image to 512 x 512
+    return [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in ((96, 64), (40, 120))]
+
+
+@pytest.fixture(scope="module")
+def all_ratings(judge, images) -> np.ndarray:
+    return judge.rate(images, DIMENSIONS)  # each forward pass: the 11 dimensions of one image
+
+
+def _reference_expectation(processor, model, image: Image.Image, dimension: str) -> float:
+    """J(I, d) computed here from the saved checkpoint: one conversation, no batching."""
+    spec = yaml.safe_load((REPO_ROOT / "config" / "judge_guidelines.yaml").read_text(encoding="utf-8"))[dimension]
+    guideline = str({f"{o['option']}: {o['rating']}": ": " + o["description"] for o in spec["options"]})
+    text = (f"Please rate this image for its {spec['name']} quality. Use this guideline {guideline}. "
+            "Response a single number.")
+    messages = [{"role": "user", "content": [{"type": "text", "text": text},
+                                             {"type": "image", "image": image.resize((512, 512))}]}]
+    inputs = processor.apply_chat_template(messages, tokenize=True, add_generation_prompt=True,
+                                           return_dict=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**inputs).logits[0, -1]
+    digits = [processor.tokenizer.convert_tokens_to_ids(d) for d in "012"]
+    p = torch.softmax(logits[digits].double(), dim=0).numpy()
+    return float(0 * p[0] + 1 * p[1] + 2 * p[2])
+
+
+def test_the_digits_are_single_tokens_of_the_tiny_tokenizer(judge):
+    tokenizer = judge.processor.tokenizer
+    for digit, token_id in zip("012", judge.rating_token_ids):
+        assert tokenizer.encode(digit, add_special_tokens=False) == [token_id]
+    assert len(set(judge.rating_token_ids)) == 3
+
+
+def test_score_is_the_expected_digit_under_the_softmax_of_the_last_position(hub, judge, images):
+    dimensions = ["clarity", "color_aesthetic", "main_object"]
+    from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
+
+    processor = AutoProcessor.from_pretrained(hub["snapshots"][PROCESSOR_ID])
+    model = Qwen3VLForConditionalGeneration.from_pretrained(hub["snapshots"][MODEL_ID], dtype=torch.float32).eval()
+    values = judge.rate(images[:1], dimensions)
+    reference = [_reference_expectation(processor, model, images[0], d) for d in dimensions]
+    np.testing.assert_allclose(values[0], reference, atol=1e-5)
+    # the tiny model's output head is wide enough that the three digits do not tie
+    assert np.ptp(values) > 1e-3 and np.all((values > 0) & (values < 2))
+
+
+def test_batching_does_not_change_a_rating(hub, judges_registry, images, all_ratings):
+    together = all_ratings
+    assert together.shape == (2, 11)
+    one_at_a_time = _judge(hub, judges_registry, batch_size=1).rate(images, DIMENSIONS)
+    mixed = _judge(hub, judges_registry, batch_size=4).rate(images, DIMENSIONS)  # batches span both images
+    np.testing.assert_allclose(together, one_at_a_time, atol=1e-5)
+    np.testing.assert_allclose(mixed, one_at_a_time, atol=1e-5)
+
+
+def test_prompt_puts_the_question_with_its_guideline_before_the_512px_image(judge, images):
+    [turn] = judge.prompt(images[1], "color_brightness")
+    text, picture = turn["content"]
+    assert turn["role"] == "user" and text["type"] == "text" and picture["type"] == "image"
+    assert text["text"].startswith("Please rate this image for its color brightness quality. Use this guideline {")
+    assert text["text"].endswith("}. Response a single number.")
+    for line in ("'dark: 0': ': the scene is dim and murky, much of it lost in darkness'",
+                 "'normal: 1': ': brightness is adequate but unremarkable'",
+                 "'bright: 2': ': the scene is well lit and the colors are vivid'"):
+        assert line in text["text"]
+    assert picture["image"].size == (512, 512)
+
+    inputs = judge.processor.apply_chat_template([judge.prompt(images[1], "color_brightness")], tokenize=True,
+                                                 add_generation_prompt=True, return_dict=True)
+    decoded = judge.processor.tokenizer.decode(inputs["input_ids"][0])
+    assert decoded.index("color brightness quality") < decoded.index("<|vision_start|>")
+    assert decoded.endswith("<|im_start|>assistant\n")
+    # 512 x 512 in 16-pixel patches merged 2 x 2: 16 x 16 image tokens
+    assert decoded.count("<|image_pad|>") == 256
+
+
+def test_the_authors_rules_csv_is_read_as_their_script_reads_it(tmp_path):
+    rules = tmp_path / "rules.csv"
+    rules.write_text(
+        "Dimension ,Option,Score,Description\n"
+        "Overall (clarity),very clear,2, sharp everywhere \n"
+        ",somewhat clear,0,soft in places\n"
+        ",blurry,-1,out of focus\n"
+        "Colour (color brightness),bright,1,well lit\n"
+        ",dark,-3,murky\n", encoding="utf-8")
+    guidelines = load_guidelines(rules)
+    assert list(guidelines) == ["clarity", "color_brightness"]
+    assert guidelines["clarity"] == {"name": "clarity", "options": [
+        ("very clear", 2, "sharp everywhere"), ("somewhat clear", 1, "soft in places"), ("blurry", 0, "out of focus")]}
+    assert guidelines["color_brightness"]["name"] == "color brightness"
+    assert guidelines["color_brightness"]["options"] == [("bright", 2, "well lit"), ("dark", 0, "murky")]
+
+
+def _manifest(images, run_dir, generator: str = "g") -> pd.DataFrame:
+    rows = []
+    for i, image in enumerate(images):
+        path = f"images/{generator}/{i}.png"
+        (run_dir / path).parent.mkdir(parents=True, exist_ok=True)
+        image.save(run_dir / path)
+        rows.append({"generator": generator, "prompt_id": f"{i:04d}", "image_kind": "a", "prompt": "p",
+                     "path": path, "sha256": contracts.sha256_file(run_dir / path), "seed": i,
+                     "settings": "{}", "status": contracts.OK})
+    return contracts.records_to_frame(rows, contracts.MANIFEST)
+
+
+def test_ratings_contract_and_provenance(hub, judge, images, all_ratings, tmp_path):
+    manifest = _manifest(images, tmp_path)
+    ratings = rate_images(judge, manifest, tmp_path)
+    contracts.RATINGS.validate(ratings)
+    assert len(ratings) == 2 * 11 and (ratings["status"] == contracts.OK).all()
+    direct = all_ratings
+    table = ratings.pivot(index="prompt_id", columns="dimension", values="score").loc[:, list(DIMENSIONS)]
+    np.testing.assert_allclose(table.to_numpy(dtype=float), direct, atol=1e-5)
+
+    record = judge.provenance()
+    assert record["model_id"] == MODEL_ID and record["processor_id"] == PROCESSOR_ID
+    assert record["resolved_revision"] == hub["shas"][MODEL_ID]
+    assert record["processor_resolved_revision"] == hub["shas"][PROCESSOR_ID]
+    assert record["dtype"] == "float32"  # the entry asks for bfloat16, which is a GPU setting
+    assert record["padding_side"] == "left" and record["image_size"] == 512 and record["batch_size"] == 11
+
+
+def test_the_paper_config_plans_a_rate_job_for_j_on_every_generator(repo_root, tmp_path):
+    from .test_workflow import _planned_jobs, _snakemake
+
+    config = yaml.safe_load((repo_root / "config" / "config.yaml").read_text(encoding="utf-8"))
+    assert config["judges"]["rater"] == [J] and config["roles"]["rater"] == J
+    result = _snakemake(repo_root, "-n", "--configfile", "config/config.yaml", "--config", f"results_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr + result.stdout
+    rated = _planned_jobs(result.stdout + result.stderr)["rate"]
+    generators = set(config["generators"]) | {v["generator"] for v in config["vsf"]["variants"]}
+    assert rated == {f"rater={J}, generator={g}" for g in generators}
+
+
+def test_the_rate_stage_runs_j_from_the_paper_config(hub, images, all_ratings, tmp_path):
+    """What the paper DAG's rate job does: config/config.yaml's J on the tiny cache, one generator."""
+    from widespectrum import pipeline
+    from widespectrum.config import load_config
+
+    config = load_config(REPO_ROOT / "config" / "config.yaml")
+    config.update(results_dir=str(tmp_path), device="cpu", hub={"cache_dir": str(hub["cache"]), "offline": True})
+    run_dir = tmp_path / config["run"]
+    generator = config["generators"][0]
+    manifest_file = run_dir / "images" / generator / "manifest.parquet"
+    contracts.write_table(_manifest(images, run_dir, generator), manifest_file, contracts.MANIFEST)
+    output = run_dir / "ratings" / J / f"{generator}.parquet"
+    provenance_file = run_dir / "provenance" / "rate" / f"{J}-{generator}.json"
+
+    pipeline.rate(config, J, manifest_file, output, provenance_file, threads=2)
+
+    ratings = contracts.read_table(output, contracts.RATINGS)
+    assert len(ratings) == 2 * 11 and (ratings["status"] == contracts.OK).all()
+    table = ratings.pivot(index="prompt_id", columns="dimension", values="score").loc[:, list(DIMENSIONS)]
+    np.testing.assert_allclose(table.to_numpy(dtype=float), all_ratings, atol=1e-5)
+    record = json.loads(provenance_file.read_text(encoding="utf-8"))
+    text = json.dumps(record)
+    assert record["rows"] == 22 and hub["shas"][MODEL_ID] in text and hub["shas"][PROCESSOR_ID] in text
+    assert "judge_guidelines.yaml" in text
