@@ -39,6 +39,8 @@ Validator = Callable[[dict], None]
 
 _DATA_URL_PREFIX = "data:image/png;base64,"
 _PNG_MODES = {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"}
+# Formats chat endpoints take inline as they are; any other file is re-encoded as PNG.
+_FILE_MIMES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 
 
 class LLMError(RuntimeError):
@@ -60,6 +62,18 @@ def image_to_data_url(image: Image.Image) -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return _DATA_URL_PREFIX + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def image_file_to_data_url(path: str | os.PathLike) -> str:
+    """An image file as a data URL of its own bytes: a JPEG stays a JPEG, never a larger PNG."""
+    path = Path(path)
+    mime = _FILE_MIMES.get(path.suffix.lower())
+    if mime is None:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return image_to_data_url(image)
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 def text_part(text: str) -> dict:
@@ -125,7 +139,10 @@ class ChatClient:
         timeout: float = 120.0,
         cache_dir: str | os.PathLike | None = None,
         backoff_s: float = 2.0,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
+        """``extra_body`` holds endpoint-specific request fields (e.g. vLLM's
+        ``chat_template_kwargs``); it is sent with every request and is part of the cache key."""
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
         self.model = model
@@ -136,6 +153,7 @@ class ChatClient:
         self.timeout = float(timeout)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.backoff_s = float(backoff_s)
+        self.extra_body = dict(extra_body) if extra_body else None
         self._client = None
 
     # -------------------------------------------------------------- public
@@ -146,19 +164,26 @@ class ChatClient:
         schema_name: str,
         json_schema: Mapping[str, Any],
         validate: Validator | None = None,
+        send_schema: bool = True,
     ) -> dict:
         """The model's answer as a dict that matches ``json_schema`` and passes ``validate``.
 
         ``validate`` raises ``ValueError`` to reject an answer (e.g. too many words).
         A rejected answer or a transient endpoint failure is retried up to
         ``max_retries`` times with exponential backoff; only accepted answers are cached.
+        ``send_schema=False`` is for endpoints without structured output: the request then
+        carries no ``response_format`` and the answer is still validated against the schema.
         """
         request = {
             "model": self.model,
             "messages": [dict(m) for m in messages],
             "temperature": self.temperature,
-            "response_format": json_schema_format(schema_name, json_schema),
         }
+        if send_schema:
+            request["response_format"] = json_schema_format(schema_name, json_schema)
+        if self.extra_body:
+            # Only when set, so that requests without it keep their existing cache keys.
+            request["extra_body"] = self.extra_body
         key = request_key({"base_url": self.base_url, **request})
 
         cached = self._read_cache(key)
@@ -190,6 +215,10 @@ class ChatClient:
 
     def provenance(self) -> dict[str, Any]:
         return {"model": self.model, "base_url": self.base_url, "temperature": self.temperature}
+
+    def check_api_key(self) -> None:
+        """Raise ``MissingAPIKeyError`` naming the variable when the key is unset, before any work."""
+        self._api_key()
 
     # ------------------------------------------------------------- network
 
