@@ -30,7 +30,7 @@ from widespectrum.captioning import (
 from widespectrum.llm import MissingAPIKeyError
 
 from .conftest import REPO_ROOT
-from .fixtures.chat_server import PROXY_VARIABLES, chat_server
+from .fixtures.chat_server import PROXY_VARIABLES, Delayed, chat_server
 
 KEY_ENV = "WIDESPECTRUM_TEST_CAPTION_KEY"
 SECRET = "sk-caption-sentinel-91d7e3"
@@ -93,6 +93,10 @@ def test_taxonomy_file_has_the_five_groups_and_the_elements_the_paper_names():
     # classes_new.json of the authors' repository: 6 + 5 + 5 + 5 + 7 elements
     assert [len(e) for e in taxonomy.groups.values()] == [6, 5, 5, 5, 7]
     assert all("\n" not in text and text for e in taxonomy.groups.values() for text in e.values())
+    # fig:diff's rows, as the paper names them
+    assert [taxonomy.label(k) for k in ("clarity_and_focus.analog_degradation", "clarity_and_focus.intentional_blur",
+                                        "lighting_and_exposure.exposure_extremes")] == \
+        ["analog degradation", "intentional blur", "exposure extremes"]
 
 
 # -------------------------------------------------------------- E7 recaption
@@ -169,6 +173,22 @@ def test_rate_limit_then_success(server, api_key):
     frame = recaption_images(_recaptioner(server), [("a.jpg", _image(1))], progress=False)
     assert frame["status"].tolist() == ["ok"]
     assert len(server.requests) == 2
+
+
+def test_a_timed_out_request_is_retried(server, api_key):
+    server.script(Delayed(1.5, GOOD), GOOD)
+    frame = recaption_images(_recaptioner(server, timeout=0.5), [("a.jpg", _image(1))], progress=False)
+    assert frame["status"].tolist() == ["ok"]
+    assert len(server.requests) == 2
+
+
+def test_a_rejected_key_stops_the_run_instead_of_writing_error_rows(server, api_key):
+    import openai
+
+    server.script(401, GOOD)
+    with pytest.raises(openai.AuthenticationError):
+        recaption_images(_recaptioner(server), [("a.jpg", _image(1)), ("b.jpg", _image(2))], progress=False)
+    assert len(server.requests) == 1
 
 
 def test_server_error_forever_is_bounded_then_status_rows(server, api_key):

@@ -27,6 +27,12 @@ class Taxonomy:
         """Every fully qualified element key, ``group.element``, in file order."""
         return tuple(f"{group}.{element}" for group, elements in self.groups.items() for element in elements)
 
+    @staticmethod
+    def label(key: str) -> str:
+        """The short name of an element as the paper prints it: ``clarity_and_focus.analog_degradation``
+        -> ``analog degradation``."""
+        return key.rsplit(".", 1)[-1].replace("_", " ")
+
     def describe(self) -> str:
         """The taxonomy as text for an instruction: one ``group.element: description`` line each."""
         return "\n".join(
