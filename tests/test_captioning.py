@@ -138,6 +138,17 @@ def test_valid_recaption_row_holds_what_the_server_sent(server, api_key, tmp_pat
     assert server.headers[0]["authorization"] == f"Bearer {SECRET}"
 
 
+def test_an_image_file_of_another_format_travels_as_png(server, api_key, tmp_path):
+    bmp = tmp_path / "scan.bmp"
+    _image(4).save(bmp)
+    server.script(GOOD)
+    recaption_images(_recaptioner(server), [("scan.bmp", bmp)], progress=False)
+    (url,) = _image_urls(server.requests[0])
+    assert url.startswith("data:image/png;base64,")
+    decoded = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    np.testing.assert_array_equal(np.asarray(decoded), np.asarray(_image(4)))
+
+
 def test_unknown_key_and_nine_word_clean_caption_are_retried_then_a_status_row(server, api_key):
     unknown = {**GOOD, "anti_aesthetic_elements": ["clarity_and_focus.motion_smear"]}
     nine_words = {**GOOD, "clean_caption": "a red car parked on the side of street"}

@@ -9,12 +9,13 @@ Answers are structured JSON validated here, cached on disk by the full request a
 retried a bounded number of times (``widespectrum.llm.ChatClient``).
 """
 
-from .art import ART_CAPTIONS, OpenAICompatibleArtCaptioner, caption_artworks
+from .art import ART_CAPTIONS, ArtCaptionBackend, OpenAICompatibleArtCaptioner, caption_artworks
 from .recaption import (
     NOT_ANTI_AESTHETIC,
     RECAPTIONS,
     OpenAICompatibleRecaptioner,
     Recaption,
+    RecaptionBackend,
     read_recaption_folder,
     recaption_images,
 )
@@ -22,12 +23,14 @@ from .taxonomy import TAXONOMY_FILE, Taxonomy, load_taxonomy
 
 __all__ = [
     "ART_CAPTIONS",
+    "ArtCaptionBackend",
     "NOT_ANTI_AESTHETIC",
     "RECAPTIONS",
     "TAXONOMY_FILE",
     "OpenAICompatibleArtCaptioner",
     "OpenAICompatibleRecaptioner",
     "Recaption",
+    "RecaptionBackend",
     "Taxonomy",
     "caption_artworks",
     "load_taxonomy",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -54,6 +54,16 @@ def art_caption_instruction(min_words: int, max_words: int) -> str:
         "its quality or beauty, and name no artist or title. Use one or two sentences, between "
         f"{min_words} and {max_words} words. Reply as JSON with the single field \"{CAPTION_FIELD}\"."
     )
+
+
+class ArtCaptionBackend(Protocol):
+    """What ``caption_artworks`` needs of a backend (a VLM client, or an offline stand-in)."""
+
+    name: str
+
+    def check_ready(self) -> None: ...
+
+    def caption(self, image: ImageInput) -> str: ...
 
 
 class OpenAICompatibleArtCaptioner:
@@ -113,7 +123,7 @@ class OpenAICompatibleArtCaptioner:
 
 
 def caption_artworks(
-    backend: OpenAICompatibleArtCaptioner,
+    backend: ArtCaptionBackend,
     artworks: Iterable[tuple[str, ImageInput]],
     progress: bool = True,
 ) -> pd.DataFrame:

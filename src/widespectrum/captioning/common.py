@@ -1,4 +1,4 @@
-"""What both captioning backends share: image inputs, the chat client, the per-row loop."""
+"""What both captioning backends share: image inputs as message parts and the per-item loop."""
 
 from __future__ import annotations
 

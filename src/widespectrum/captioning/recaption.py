@@ -25,7 +25,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
@@ -141,6 +141,16 @@ def recaption_instruction(taxonomy: Taxonomy, clean_max_words: int) -> str:
     )
 
 
+class RecaptionBackend(Protocol):
+    """What ``recaption_images`` needs of a backend (a VLM client, or an offline stand-in)."""
+
+    name: str
+
+    def check_ready(self) -> None: ...
+
+    def recaption(self, image: ImageInput) -> Recaption: ...
+
+
 class OpenAICompatibleRecaptioner:
     """A VLM behind an OpenAI-compatible endpoint classifies and captions each photograph.
 
@@ -202,7 +212,7 @@ class OpenAICompatibleRecaptioner:
 
 
 def recaption_images(
-    backend: OpenAICompatibleRecaptioner,
+    backend: RecaptionBackend,
     images: Iterable[tuple[str, ImageInput]],
     progress: bool = True,
 ) -> pd.DataFrame:
