@@ -198,3 +198,29 @@ def test_load_image_names_a_damaged_file_whose_sha_was_recorded(tmp_path):
     with pytest.raises(BadImageError, match="truncated or corrupt") as caught:
         load_image(tmp_path, row)
     assert str(tmp_path / "cut.png") in str(caught.value)
+
+
+def test_scoring_records_a_damaged_image_as_its_rows_status_and_goes_on(tmp_path):
+    import pandas as pd
+
+    from widespectrum import contracts
+    from widespectrum.runtime import Runtime
+    from widespectrum.scoring.probes import ProbeReward
+    from widespectrum.scoring.runner import score_pairs
+
+    rows = []
+    for kind in ("o", "a"):
+        relpath = f"images/g/0000_{kind}.png"
+        sha = contracts.write_png(tmp_path / relpath, Image.new("RGB", (8, 8), (90, 90, 90)))
+        rows.append({"generator": "g", "prompt_id": "0000", "image_kind": kind, "prompt": "p", "path": relpath,
+                     "sha256": sha, "seed": 1, "settings": "{}", "status": "ok"})
+    damaged = tmp_path / rows[1]["path"]
+    damaged.write_bytes(damaged.read_bytes()[:-5])  # IEND cut off, and the manifest says these are the bytes
+    rows[1]["sha256"] = hashlib.sha256(damaged.read_bytes()).hexdigest()
+    prompts = pd.DataFrame({"prompt_id": ["0000"], "prompt_original": ["a"], "prompt_anti": ["b"]})
+    scores = score_pairs(ProbeReward("b", Runtime(device="cpu"), batch_size=1, probe="brightness"),
+                         contracts.MANIFEST.validate(pd.DataFrame(rows)), prompts, tmp_path)
+    by_kind = scores.groupby("image_kind")["status"].agg(set)
+    assert by_kind["o"] == {"ok"}
+    (status,) = by_kind["a"]
+    assert status.startswith(f"error: BadImageError: {damaged}: truncated or corrupt PNG")

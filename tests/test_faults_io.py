@@ -170,6 +170,37 @@ def test_folder_without_write_permission_names_the_path(private_tmpfs_works, tmp
     assert files == ["r.parquet"] and rows == 2
 
 
+def test_full_disk_stops_a_generation_job_instead_of_filling_the_manifest_with_errors(private_tmpfs_works, tmp_path):
+    report = _in_tmpfs(private_tmpfs_works, tmp_path / "disk", """
+    from PIL import Image
+    from widespectrum.generation.base import GenerationRequest, Generator
+    from widespectrum.generation.runner import run_generation
+    from widespectrum.runtime import Runtime
+
+    class Noise(Generator):
+        def generate(self, request):
+            return Image.fromarray(np.random.default_rng(request.seed).integers(0, 256, (96, 96, 3), dtype=np.uint8))
+
+    requests = [GenerationRequest(f"{i:04d}", "o", "p", seed=i, settings={}) for i in range(10)]
+    try:
+        run_generation(Noise("noise", Runtime(device="cpu")), requests, MOUNT, "images/noise")
+        stopped = None
+    except OutputWriteError as err:
+        stopped = str(err)
+    folder = os.path.join(MOUNT, "images/noise")
+    written = sorted(os.listdir(folder))
+    from widespectrum.images import open_rgb
+    intact = [np.array_equal(np.asarray(open_rgb(os.path.join(folder, name))),
+                             np.asarray(Noise("noise", None).generate(requests[int(name[:4])]))) for name in written]
+    print(json.dumps({"stopped": stopped, "written": written, "intact": intact}))
+    """)
+    assert report["stopped"] is not None, "ten 27 kB images fitted in 64 KiB?"
+    written = report["written"]
+    assert 0 < len(written) < 10 and all(name.endswith("_o.png") for name in written)
+    assert all(report["intact"])  # every image on disk is complete; no temporary file is left
+    assert f"cannot write {tmp_path / 'disk' / 'images' / 'noise' / f'{len(written):04d}_o.png'}" in report["stopped"]
+
+
 def test_failed_write_removes_its_temp_file_and_keeps_the_old_output(tmp_path):
     path = tmp_path / "out.bin"
     contracts.write_bytes(path, b"complete old version")
