@@ -79,6 +79,20 @@ def test_sixteen_bit_grey_is_scaled_not_clipped(tmp_path, fmt):
     assert got[0, 3, 0] == 4  # PIL's own convert("RGB") clips 1000 to 255
 
 
+def test_sixteen_bit_rgb_png_gives_its_high_bytes(tmp_path):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    values = np.array([[[1000, 65535, 300], [2047, 32768, 0]]], dtype=">u2")  # 1 x 2 pixels, 16 bits a channel
+    rows = b"".join(b"\x00" + row.tobytes() for row in values)  # filter type 0 before each row
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 1, 16, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    np.testing.assert_array_equal(np.asarray(open_rgb(png)), [[[3, 255, 1], [7, 128, 0]]])  # floor(v / 256)
+
+
 def test_cmyk_uses_the_multiplicative_rule(tmp_path):
     cmyk = RNG.integers(0, 256, (8, 8, 4), dtype=np.uint8)
     cmyk[0, 0], cmyk[0, 1], cmyk[0, 2] = (0, 0, 0, 0), (0, 0, 0, 255), (255, 0, 0, 0)

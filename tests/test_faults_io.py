@@ -43,7 +43,7 @@ def _unshare_command() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def private_tmpfs_works(tmp_path_factory):
+def no_tmpfs_reason(tmp_path_factory):
     if shutil.which("unshare") is None:
         return "no unshare command"
     target = tmp_path_factory.mktemp("probe")
@@ -52,14 +52,14 @@ def private_tmpfs_works(tmp_path_factory):
     return None if done.returncode == 0 else f"cannot mount a tmpfs in a private namespace: {done.stderr.strip()}"
 
 
-def _in_tmpfs(private_tmpfs_works, mount_point, script: str) -> dict:
+def _in_tmpfs(no_tmpfs_reason, mount_point, script: str) -> dict:
     """Run ``CHILD_HELPERS`` and ``script`` in a child whose ``MOUNT`` is a fresh 64 KiB tmpfs.
 
     Returns the JSON the script prints last.
     """
-    if private_tmpfs_works is not None:
-        print(f"skipped: {private_tmpfs_works}")
-        pytest.skip(private_tmpfs_works)
+    if no_tmpfs_reason is not None:
+        print(f"skipped: {no_tmpfs_reason}")
+        pytest.skip(no_tmpfs_reason)
     mount_point.mkdir()
     code = "import json, os, sys\nMOUNT = sys.argv[1]\n" + CHILD_HELPERS + textwrap.dedent(script)
     done = subprocess.run(
@@ -89,8 +89,8 @@ def failure(write):
 """
 
 
-def test_disk_full_names_the_path_and_keeps_the_good_file(private_tmpfs_works, tmp_path):
-    report = _in_tmpfs(private_tmpfs_works, tmp_path / "disk", """
+def test_disk_full_names_the_path_and_keeps_the_good_file(no_tmpfs_reason, tmp_path):
+    report = _in_tmpfs(no_tmpfs_reason, tmp_path / "disk", """
     table = os.path.join(MOUNT, "scores.parquet")
     contracts.write_table(scores(3), table, contracts.SCORES)           # fits in 64 KiB
     good = open(table, "rb").read()
@@ -112,8 +112,8 @@ def test_disk_full_names_the_path_and_keeps_the_good_file(private_tmpfs_works, t
     assert report["good_kept"] and report["rows"] == 3
 
 
-def test_read_only_file_system_names_the_path(private_tmpfs_works, tmp_path):
-    report = _in_tmpfs(private_tmpfs_works, tmp_path / "disk", """
+def test_read_only_file_system_names_the_path(no_tmpfs_reason, tmp_path):
+    report = _in_tmpfs(no_tmpfs_reason, tmp_path / "disk", """
     import subprocess
     folder = os.path.join(MOUNT, "scores")
     table = os.path.join(folder, "r.parquet")
@@ -130,7 +130,7 @@ def test_read_only_file_system_names_the_path(private_tmpfs_works, tmp_path):
     assert report["files"] == ["r.parquet"] and report["rows"] == 2
 
 
-def test_folder_without_write_permission_names_the_path(private_tmpfs_works, tmp_path):
+def test_folder_without_write_permission_names_the_path(no_tmpfs_reason, tmp_path):
     if os.geteuid() != 0:
         folder = tmp_path / "locked"
         table = folder / "r.parquet"
@@ -149,7 +149,7 @@ def test_folder_without_write_permission_names_the_path(private_tmpfs_works, tmp
         reachable = Path(tempfile.mkdtemp(prefix="widespectrum-faults-"))
         reachable.chmod(0o755)
         try:
-            report = _in_tmpfs(private_tmpfs_works, reachable / "disk", """
+            report = _in_tmpfs(no_tmpfs_reason, reachable / "disk", """
             folder = os.path.join(MOUNT, "locked")
             table = os.path.join(folder, "r.parquet")
             contracts.write_table(scores(2), table, contracts.SCORES)
@@ -170,8 +170,8 @@ def test_folder_without_write_permission_names_the_path(private_tmpfs_works, tmp
     assert files == ["r.parquet"] and rows == 2
 
 
-def test_full_disk_stops_a_generation_job_instead_of_filling_the_manifest_with_errors(private_tmpfs_works, tmp_path):
-    report = _in_tmpfs(private_tmpfs_works, tmp_path / "disk", """
+def test_full_disk_stops_a_generation_job_instead_of_filling_the_manifest_with_errors(no_tmpfs_reason, tmp_path):
+    report = _in_tmpfs(no_tmpfs_reason, tmp_path / "disk", """
     from PIL import Image
     from widespectrum.generation.base import GenerationRequest, Generator
     from widespectrum.generation.runner import run_generation

@@ -47,7 +47,7 @@ from .errors import BadImageError, ImageIntegrityError
 __all__ = ["MAX_PIXELS", "BadImageError", "ImageIntegrityError", "load_image", "missing_reason",
            "open_rgb", "pair_index"]
 
-# 8192 x 8192: an RGB array of 192 MiB, far above the 1-2 megapixel generations the rewards score.
+# 8192 x 8192, whose RGB array alone takes 192 MiB: anything larger is a decompression bomb or a mistake.
 MAX_PIXELS = 8192 * 8192
 
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa")
