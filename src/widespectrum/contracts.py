@@ -15,6 +15,21 @@ Layout of a run folder ``results/<run>/``::
     tables/<name>.csv, <name>.tex                one table of the paper
     figures/<name>.pdf, <name>.png               one figure of the paper
     notebooks/<name>.ipynb                       the executed notebook that drew it
+
+Writes are atomic (``_atomic_write``): an output is either its old complete
+version, its new complete version, or absent, also when the writer is killed
+with SIGKILL. A write in progress lives in ``.<name>.<host>-<pid>.<random>.tmp``
+beside the output (hidden, and matched by no output pattern); the first write
+of a later process into that folder deletes those of dead writers. Disk full or
+a permission error raises ``errors.OutputWriteError`` naming the output and the
+cause.
+
+Non-finite values: tables keep float columns as they are; NaN, inf and -inf
+round-trip through Parquet and no row is ever dropped here. The runners record
+a model's non-finite output as a null score with status ``error: non-finite
+score``; the analysis leaves out every row whose status is not ``ok`` or whose
+value is missing, and counts them in each table's ``n_excluded``.
+(``write_json``, for statistics, writes non-finite numbers as null.)
 """
 
 from __future__ import annotations
@@ -24,13 +39,18 @@ import io
 import json
 import math
 import os
+import socket
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+
+from .errors import OutputWriteError
 
 OK = "ok"
 IMAGE_KINDS = ("o", "a")  # o = from the original caption p_o, a = from the rewrite p_a
@@ -277,23 +297,93 @@ _UMASK = _current_umask()
 
 
 def _atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Write through a temporary file in the target folder, then rename.
+    """Write through a temporary file in the target folder, fsync it, then rename.
 
-    A rename within one file system is atomic, so a reader (or a Snakemake job
-    killed half way) never sees a partly written output.
+    A rename within one file system is atomic, so a reader (or a job killed
+    half way, even by SIGKILL) sees the old file or the new one, never a part;
+    the fsync keeps a crash of the machine from leaving a renamed but empty
+    file. A failed write (disk full, no permission) raises ``OutputWriteError``
+    naming ``path`` and the cause, and removes its temporary file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp: Path | None = None
     try:
-        write(Path(tmp))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(path.parent)
+        fd, name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=_TEMP_SUFFIX, dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)  # also where a network file system reports a late ENOSPC
+        finally:
+            os.close(fd)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; outputs get the usual mode
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as err:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, OutputWriteError):
+            raise OutputWriteError(path, err) from err
         raise
     return path
+
+
+# Temporary files are hidden and end in .tmp, so that no output pattern (*.parquet,
+# *.png) matches them: ``.<name>.<host>-<pid>.<random>.tmp`` next to the output.
+_TEMP_SUFFIX = ".tmp"
+_HOST = "".join(c if c.isalnum() or c in ".-" else "_" for c in socket.gethostname()) or "host"
+# A temporary file from another machine is left alone until it is this old: its
+# writer may still be running, and a running writer touches its file.
+_FOREIGN_TEMP_STALE_S = 24 * 3600
+# Folders this process has already cleaned: listing a folder of 20,000 images
+# takes tens of milliseconds, too much to repeat for every image written there.
+_CLEANED_FOLDERS: set[Path] = set()
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.{_HOST}-{os.getpid()}."
+
+
+def _remove_stale_temps(folder: Path) -> None:
+    """Delete, once per process and folder, the temporary files of writers that are gone.
+
+    A writer killed by SIGKILL cannot clean up after itself. A temporary file
+    is this machine's when its host part matches, and then stale once its
+    process id is no longer alive; a file of another machine is stale once it
+    is older than ``_FOREIGN_TEMP_STALE_S``.
+    """
+    folder = folder.resolve()
+    if folder in _CLEANED_FOLDERS:
+        return
+    with os.scandir(folder) as entries:
+        candidates = [e for e in entries if e.name.startswith(".") and e.name.endswith(_TEMP_SUFFIX)]
+    for entry in candidates:
+        # ".<name>.<host>-<pid>.<random>.tmp" -> "<name>.<host>", "<pid>"
+        name_and_host, _, pid = entry.name[1:-len(_TEMP_SUFFIX)].rpartition(".")[0].rpartition("-")
+        if not pid.isdigit() or "." not in name_and_host:
+            continue  # not one of ours
+        try:
+            if name_and_host.endswith(f".{_HOST}"):
+                stale = not _process_alive(int(pid))
+            else:
+                stale = time.time() - entry.stat().st_mtime > _FOREIGN_TEMP_STALE_S
+            if stale:
+                os.unlink(entry.path)
+        except FileNotFoundError:
+            pass  # its writer renamed it into place, or another cleaner got there first
+    _CLEANED_FOLDERS.add(folder)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -331,14 +421,29 @@ def _json_default(obj: Any) -> Any:
 
 
 def write_table(frame: pd.DataFrame, path: str | os.PathLike, schema: Schema | None = None) -> Path:
-    """Validate ``frame`` against ``schema`` (if given) and write it as Parquet atomically."""
+    """Validate ``frame`` against ``schema`` (if given) and write it as Parquet atomically.
+
+    Float columns are written as they are, NaN and infinities included, and no
+    row is dropped. Pages carry CRC32 checksums, which ``read_table`` verifies.
+    """
     if schema is not None:
         frame = schema.validate(frame, where=f"for {path}")
-    return _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    return _atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False, write_page_checksum=True))
 
 
 def read_table(path: str | os.PathLike, schema: Schema | None = None) -> pd.DataFrame:
-    frame = pd.read_parquet(path)
+    """Read a Parquet table (validated against ``schema`` if given).
+
+    A truncated or corrupt file raises ``ContractError`` naming it; a missing
+    one, ``FileNotFoundError``.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"table {path} does not exist")
+    try:
+        frame = pd.read_parquet(path, page_checksum_verification=True)
+    except (pa.ArrowException, OSError, ValueError) as err:
+        raise ContractError(f"{path} is not a readable Parquet table (truncated or corrupt?): "
+                            f"{type(err).__name__}: {err}") from err
     if schema is not None:
         frame = schema.validate(frame, where=f"in {path}")
     return frame
