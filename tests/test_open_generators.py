@@ -30,6 +30,7 @@ TINY = {  # repo id -> tiny pipeline kind
     "Tongyi-MAI/Z-Image": "z_image",
     "Tongyi-MAI/Z-Image-Turbo": "z_image",
     "black-forest-labs/FLUX.2-klein-9B": "flux2_klein",
+    "meituan-longcat/LongCat-Image": "longcat_image",
 }
 TINY_SD3 = ("stabilityai/stable-diffusion-3.5-large", "yandex/stable-diffusion-3.5-large-alchemist")
 
@@ -116,6 +117,7 @@ RUNS = [
     ("flux2-klein-9b", "a", 4, 32, (1, 1)),  # distilled, guidance 0: one pass
     ("z-image", "a", 3, 32, (1, 2)),  # CFG on a doubled batch
     ("z-image-turbo", "o", 8, 32, (1, 2)),  # guidance 1.0 still runs CFG
+    ("longcat-image", "o", 3, 32, (2, 1)),  # CFG as a second call
     ("alchemist", "a", 3, 64, (1, 2)),
     ("sd3.5-large", "o", 3, 64, (1, 2)),
 ]
@@ -202,9 +204,22 @@ def test_entries_are_checked_against_the_pipeline_signature_before_loading(optio
         DiffusersPipelineGenerator(name="x", runtime=empty, model_id="nobody/none", **options)
 
 
-@pytest.mark.parametrize("name", ["glm-image", "longcat-image"])
+def test_longcat_encodes_the_prompt_as_given(shipped, hub):
+    """With the prompt rewrite off the text encoder runs twice (prompt, empty negative), never to generate text."""
+    generator = registry.build(shipped, "generators", "longcat-image", hub["runtime"])
+    encoder_calls = []
+    handle = generator.pipe.text_encoder.register_forward_pre_hook(lambda module, args: encoder_calls.append(1))
+    try:
+        generator.generate(_request(shipped, "longcat-image", "o", num_inference_steps=1, height=32, width=32))
+    finally:
+        handle.remove()
+    assert len(encoder_calls) == 2
+    assert generator.provenance()["fixed_arguments"]["enable_prompt_rewrite"] is False
+
+
+@pytest.mark.parametrize("name", ["glm-image"])
 def test_entries_without_a_tiny_model_pass_the_signature_check_and_reach_the_hub(shipped, tmp_path, name):
-    """No tiny GLM-Image or LongCat-Image is built here: their entries are checked up to the load."""
+    """No tiny GLM-Image (autoregressive prior + decoder) is built here: its entry is checked up to the load."""
     empty = Runtime(device="cpu", offline=True, cache_dir=str(tmp_path))
     with pytest.raises(ModelUnavailableError, match=shipped["generators"][name]["options"]["model_id"]):
         registry.build(shipped, "generators", name, empty)
