@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +32,17 @@ class Killed(BaseException):
 class CountingGenerator(Generator):
     """Seeded noise images; records every request it is asked for and dies after ``die_after`` images."""
 
-    def __init__(self, name="counting", runtime=RUNTIME, die_after=None, fail=()):
+    def __init__(self, name="counting", runtime=RUNTIME, die_after=None, fail=(), sigkill=False):
         super().__init__(name, runtime)
         self.calls: list[tuple[str, str]] = []
         self.die_after = die_after
         self.fail = set(fail)
+        self.sigkill = sigkill
 
     def generate(self, request: GenerationRequest):
         if self.die_after is not None and len(self.calls) == self.die_after:
+            if self.sigkill:  # the process dies on the spot: no exception handler, no finally block runs
+                os.kill(os.getpid(), signal.SIGKILL)
             raise Killed()
         self.calls.append((request.prompt_id, request.image_kind))
         if (request.prompt_id, request.image_kind) in self.fail:
@@ -87,6 +94,28 @@ def test_rerun_after_a_kill_makes_only_the_unfinished_images(tmp_path):
         assert hashlib.sha256(data).hexdigest() == row.sha256
         assert data == (tmp_path / "reference" / row.path).read_bytes()
     assert not journal.exists()
+
+
+KILLED_JOB = """
+import sys
+from tests.test_generation_journal import CountingGenerator, IMAGE_DIR, _requests
+from widespectrum.generation.runner import run_generation
+run_generation(CountingGenerator(die_after=5, sigkill=True), _requests(), sys.argv[1], IMAGE_DIR)
+"""
+
+
+def test_a_sigkilled_job_resumes_from_its_journal(tmp_path, repo_root):
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(repo_root), *sys.path])}
+    job = subprocess.run([sys.executable, "-c", KILLED_JOB, str(run_dir)], cwd=repo_root, env=env,
+                         capture_output=True, timeout=120)
+    assert job.returncode == -signal.SIGKILL, job.stderr.decode()[-2000:]
+
+    requests = _requests()
+    resumed = CountingGenerator()
+    manifest = run_generation(resumed, requests, run_dir, IMAGE_DIR)
+    assert resumed.calls == [(r.prompt_id, r.image_kind) for r in requests[5:]]
+    pd.testing.assert_frame_equal(_comparable(manifest), _comparable(_uninterrupted(tmp_path)))
 
 
 def test_an_altered_journalled_image_is_made_again(tmp_path):
