@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from widespectrum import contracts, registry
 from widespectrum.config import generation_settings, load_config, load_registry
