@@ -17,10 +17,13 @@ from widespectrum.generation.vsf import (
     FluxNAGGenerator,
     FluxVSFAttnProcessor,
     FluxVSFGenerator,
+    StockIgnoringVSFLayout,
     TextLayout,
     installed,
     joint_qkv,
     nag_guidance,
+    vsf_attention_bias,
+    vsf_authors_visibility,
     vsf_visibility,
 )
 from widespectrum.demo.diffusers_models import install_tiny_pipeline
@@ -137,11 +140,11 @@ def run_vsf_double(inputs, scale: float, text=None):
                          image_rotary_emb=inputs["rotary"], vsf_text=inputs["layout"])
 
 
-def run_vsf_single(inputs, scale: float, text=None):
+def run_vsf_single(inputs, scale: float, text=None, variant: str = "described"):
     sequence = torch.cat([inputs["text"] if text is None else text, inputs["image"]], dim=1)
     with torch.no_grad():
-        return FluxVSFAttnProcessor(scale)(inputs["single"], sequence, image_rotary_emb=inputs["rotary"],
-                                           vsf_text=inputs["layout"])
+        return FluxVSFAttnProcessor(scale, variant)(inputs["single"], sequence, image_rotary_emb=inputs["rotary"],
+                                                    vsf_text=inputs["layout"])
 
 
 # ------------------------------------------------------------------ VSF: mask and processor
@@ -258,6 +261,71 @@ def test_positive_text_after_the_first_block_ignores_the_negative_prompt(vsf):
     assert_stock_flux(vsf)
 
 
+def authors_mask_by_hand(positive: int, negative: int, image: int) -> torch.Tensor:
+    """The authors' four -inf assignments, re-derived one (query, key) pair at a time.
+
+    Their pipeline sets pos_len = (text length after appending the negative tokens) = positive + negative,
+    queries [P N | I] and keys [P N | I | N-]:
+      1. rows [-I-N, -I) (the negative text), columns [0, pos_len)
+      2./3. rows [0, pos_len) (all text), columns [pos_len, pos_len + N)
+      4. rows [0, pos_len + N), columns [pos_len + N, pos_len + 2N)
+    """
+    text = positive + negative
+    queries, keys = text + image, text + image + negative
+    visible = torch.ones(queries, keys, dtype=torch.bool)
+    for q in range(queries):
+        for k in range(keys):
+            negative_text_query = queries - image - negative <= q < queries - image
+            if negative_text_query and k < text:
+                visible[q, k] = False
+            if q < text and text <= k < text + negative:
+                visible[q, k] = False
+            if q < text + negative and text + negative <= k < text + 2 * negative:
+                visible[q, k] = False
+    return visible
+
+
+@pytest.mark.parametrize("positive,negative,image", [(3, 2, 9), (5, 1, 4), (4, 3, 16)])
+def test_authors_vsf_mask_matches_their_construction(positive, negative, image):
+    layout = TextLayout(positive=positive, negative=negative)
+    expected = authors_mask_by_hand(positive, negative, image)
+    assert torch.equal(vsf_authors_visibility(layout, image), expected)
+    # what the length slip does: the positive text sees the unflipped negative keys, the paper's mask hides them
+    assert expected[:positive, positive:positive + negative].all()
+    assert not vsf_visibility(layout, image)[:positive, positive:positive + negative].any()
+    bias = vsf_attention_bias(layout, image, torch.float32, "cpu", variant="authors")
+    assert torch.equal(bias == 0, expected) and torch.isinf(bias[~expected]).all()
+
+
+def test_authors_vsf_processor_refuses_single_stream_blocks(attention_inputs):
+    with pytest.raises(ValueError, match="double-stream"):
+        run_vsf_single(attention_inputs, 2.0, variant="authors")
+
+
+@pytest.mark.parametrize("variant", ["authors", "described"])
+def test_vsf_variant_decides_which_blocks_get_the_processor(runtime, variant):
+    generator = FluxVSFGenerator(name=f"vsf-{variant}", runtime=runtime, model_id=FLUX, vsf_variant=variant)
+    transformer = generator.pipe.transformer
+    seen = {}
+    handles = [block.attn.register_forward_pre_hook(
+        lambda module, args, name=name: seen.setdefault(name, module.processor) and None)
+        for name, block in [("double", transformer.transformer_blocks[0]),
+                            ("single", transformer.single_transformer_blocks[0])]]
+    try:
+        generator.generate(request(num_inference_steps=1))
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert isinstance(seen["double"], FluxVSFAttnProcessor) and seen["double"].variant == variant
+    if variant == "authors":
+        assert isinstance(seen["single"], StockIgnoringVSFLayout)
+        assert type(seen["single"].stock) is FluxAttnProcessor
+    else:
+        assert isinstance(seen["single"], FluxVSFAttnProcessor)
+    assert generator.provenance()["negative_guidance"]["variant"] == variant
+    assert_stock_flux(generator)
+
+
 # ------------------------------------------------------------------ VSF: generator
 
 def test_vsf_feeds_the_transformer_appended_tokens_and_the_mixed_pooled_embedding(vsf):
@@ -315,9 +383,10 @@ def test_registry_builds_the_guided_generators_by_class_path(runtime):
     }}
     vsf_built = registry.build(entries, "generators", "flux-dev-vsf", runtime)
     nag_built = registry.build(entries, "generators", "flux-dev-nag", runtime)
-    assert vsf_built.provenance()["negative_guidance"] == {"method": "vsf", "scale": 3.0, "pooled_mix": 1.1}
+    assert vsf_built.provenance()["negative_guidance"] == {
+        "method": "vsf", "variant": "authors", "scale": 3.0, "pooled_mix": 1.1}
     assert nag_built.provenance()["negative_guidance"] == {
-        "method": "nag", "nag_scale": 10.0, "nag_tau": 2.5, "nag_alpha": 0.25}
+        "method": "nag", "nag_scale": 10.0, "nag_tau": 2.5, "nag_alpha": 0.25, "nag_norm": 2}
     assert vsf_built.provenance()["model_id"] == FLUX
 
 
@@ -338,10 +407,40 @@ def test_nag_guidance_extrapolates_clips_the_l1_ratio_and_blends():
     negative = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
     # row 0: 4*[1,1] - 3*[0,0] = [4,4], L1 ratio 4 > 2.5 -> [2.5,2.5]; blend 0.25*2.5 + 0.75*1
     # row 1: 4*[1,1] - 3*[1,0] = [1,4], L1 ratio 2.5, not above tau -> kept; 0.25*[1,4] + 0.75*[1,1]
-    out = nag_guidance(positive, negative, scale=4.0, tau=2.5, alpha=0.25)
+    out = nag_guidance(positive, negative, scale=4.0, tau=2.5, alpha=0.25, norm=1)
     torch.testing.assert_close(out, torch.tensor([[1.375, 1.375], [1.0, 1.75]]))
     torch.testing.assert_close(nag_guidance(positive, negative, 4.0, 2.5, alpha=0.0), positive)
     torch.testing.assert_close(nag_guidance(positive, negative, 1.0, 2.5, alpha=1.0), positive)
+
+
+def test_nag_guidance_clips_the_l2_ratio_by_default():
+    positive = torch.tensor([[1.0, 1.0], [1.0, 1.0], [2.0, 0.0]])
+    negative = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    # row 0: [4,4], L2 ratio 4*sqrt2/sqrt2 = 4 > 2.5 -> [2.5,2.5]
+    # row 1: [1,4], L2 ratio sqrt(17)/sqrt(2) = sqrt(8.5) > 2.5 (its L1 ratio is exactly 2.5: not clipped in L1)
+    # row 2: 4*[2,0] - 3*[1,0] = [5,0], ratio 2.5 in both norms -> kept
+    factor = 2.5 / 8.5 ** 0.5
+    guided = torch.tensor([[2.5, 2.5], [1.0 * factor, 4.0 * factor], [5.0, 0.0]])
+    expected = 0.25 * guided + 0.75 * positive
+    torch.testing.assert_close(nag_guidance(positive, negative, scale=4.0, tau=2.5, alpha=0.25), expected)
+    l1 = nag_guidance(positive, negative, scale=4.0, tau=2.5, alpha=0.25, norm=1)
+    torch.testing.assert_close(l1[1], 0.25 * torch.tensor([1.0, 4.0]) + 0.75 * positive[1])
+
+
+def test_nag_generator_passes_its_norm_to_the_processor(runtime):
+    l1 = FluxNAGGenerator(name="nag-l1", runtime=runtime, model_id=FLUX, nag_scale=4.0, nag_norm=1)
+    seen = []
+    block = l1.pipe.transformer.transformer_blocks[0].attn
+    handle = block.register_forward_pre_hook(lambda module, args: seen.append(module.processor))
+    try:
+        l1.generate(request(num_inference_steps=1))
+    finally:
+        handle.remove()
+    assert seen and all(isinstance(p, FluxNAGAttnProcessor) and p.norm == 1 for p in seen)
+    assert l1.provenance()["negative_guidance"]["nag_norm"] == 1
+    with pytest.raises(ValueError, match="nag_norm"):
+        FluxNAGGenerator(name="x", runtime=Runtime(device="cpu", offline=True), model_id=FLUX, nag_scale=4,
+                         nag_norm=3)
 
 
 def test_nag_processor_guides_the_image_from_two_stock_attentions(attention_inputs):

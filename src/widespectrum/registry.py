@@ -26,6 +26,7 @@ LOADERS: dict[str, dict[str, str]] = {
         "flux": "widespectrum.generation.diffusers_backend:FluxGenerator",
         "sdxl": "widespectrum.generation.diffusers_backend:StableDiffusionXLGenerator",
         "sd3": "widespectrum.generation.diffusers_backend:StableDiffusion3Generator",
+        "diffusers": "widespectrum.generation.diffusers_backend:DiffusersPipelineGenerator",
         "oracle": "widespectrum.generation.procedural:OracleGenerator",
         "sugarwater": "widespectrum.generation.procedural:SugarwaterGenerator",
         "flux_vsf": "widespectrum.generation.vsf:FluxVSFGenerator",

@@ -10,6 +10,11 @@ options are the checkpoint (``model_id``, ``revision``, ``dtype``, ``variant``,
   as the authors did (Playground v2.5 uses this class too);
 - SD3: ``lora``, a LoRA merged into the transformer (SD3.5M-GenEval / -PickScore).
 
+Pipelines that need none of these (Qwen-Image, FLUX.2-klein, Z-Image, GLM-Image,
+LongCat-Image) use ``DiffusersPipelineGenerator``, which names its pipeline
+class and the call arguments an entry may set in the registry entry itself:
+adding such a model is a YAML entry.
+
 Every load goes through ``from_pretrained`` / ``hf_hub_download`` with the
 runtime's hub arguments, so an offline run reads the same repo ids from a cache.
 """
@@ -37,6 +42,7 @@ class DiffusersGenerator(Generator):
 
     pipeline_class: ClassVar[str]  # name of the diffusers pipeline class
     extra_settings: ClassVar[frozenset[str]] = frozenset()
+    fixed_arguments: ClassVar[dict[str, Any]] = {}  # passed to every pipeline call; never changed in place
 
     def __init__(
         self,
@@ -122,7 +128,8 @@ class DiffusersGenerator(Generator):
         generator = torch.Generator(device="cpu").manual_seed(int(request.seed))
         with torch.inference_mode():
             prompt_kwargs = self._prompt_kwargs(request.prompt, request.negative_prompt)
-            result = self.pipe(**prompt_kwargs, **request.settings, generator=generator, output_type="pil")
+            result = self.pipe(**prompt_kwargs, **self.fixed_arguments, **request.settings, generator=generator,
+                               output_type="pil")
         return result.images[0]
 
     def _prompt_kwargs(self, prompt: str, negative_prompt: str | None) -> dict[str, Any]:
@@ -151,6 +158,63 @@ class DiffusersGenerator(Generator):
     def _source_provenance(self, source: dict[str, Any]) -> dict[str, Any]:
         return {**source, "resolved_revision": resolved_revision(
             self.runtime.cache_dir, source["repo"], source["revision"])}
+
+
+class DiffusersPipelineGenerator(DiffusersGenerator):
+    """Any diffusers text-to-image pipeline, configured by its registry entry.
+
+    Options are the checkpoint's (``model_id``, ``revision``, ``dtype``,
+    ``variant``, ``scheduler``) plus:
+
+    - ``pipeline``: the diffusers class name, e.g. ``QwenImagePipeline``;
+      FLUX.2-klein loads as ``Flux2KleinPipeline``, and ``Flux2Pipeline`` (what
+      the authors called on it) is the same entry with another name here;
+    - ``call_arguments``: further ``__call__`` arguments the entry's settings may
+      give beyond steps, guidance and size (``true_cfg_scale``,
+      ``max_sequence_length``, ...);
+    - ``fixed_arguments``: arguments every call gets (LongCat-Image:
+      ``enable_prompt_rewrite: false``); settings may not override them;
+    - ``negative_prompt``: ``false`` refuses negative prompts; by default they
+      are accepted exactly when ``__call__`` has a ``negative_prompt`` argument
+      (GLM-Image and FLUX.2-klein have none).
+
+    Every name is checked against the class's ``__call__`` signature before any
+    weight is read, so a misspelt entry fails at once.
+    """
+
+    def __init__(self, name: str, runtime: Runtime, model_id: str, pipeline: str,
+                 call_arguments: list[str] | tuple[str, ...] = (), fixed_arguments: dict[str, Any] | None = None,
+                 negative_prompt: bool | None = None, **options: Any) -> None:
+        self.pipeline_class = pipeline
+        parameters = _call_parameters(pipeline)
+        self.extra_settings = frozenset(call_arguments)
+        self.fixed_arguments = dict(fixed_arguments or {})
+        unknown = sorted((COMMON_SETTINGS | self.extra_settings | set(self.fixed_arguments)) - parameters)
+        if unknown:
+            raise ValueError(f"generator {name!r}: {pipeline}.__call__ takes no {unknown}")
+        overlap = sorted(self.extra_settings & set(self.fixed_arguments))
+        if overlap:
+            raise ValueError(f"generator {name!r}: {overlap} are both fixed and settable")
+        if negative_prompt and "negative_prompt" not in parameters:
+            raise ValueError(f"generator {name!r}: {pipeline} takes no negative prompt")
+        self.negative_prompt_option = negative_prompt
+        super().__init__(name, runtime, model_id, **options)
+        if negative_prompt is False:
+            self._takes_negative = False
+
+    def provenance(self) -> dict[str, Any]:
+        return {**super().provenance(), "call_arguments": sorted(self.extra_settings),
+                "fixed_arguments": self.fixed_arguments, "takes_negative_prompt": self._takes_negative}
+
+
+def _call_parameters(pipeline: str) -> set[str]:
+    import diffusers
+    from diffusers import DiffusionPipeline
+
+    cls = getattr(diffusers, pipeline, None)
+    if not (isinstance(cls, type) and issubclass(cls, DiffusionPipeline)):
+        raise ValueError(f"pipeline {pipeline!r} is not a diffusers pipeline class")
+    return set(inspect.signature(cls.__call__).parameters) - {"self"}
 
 
 class FluxGenerator(DiffusersGenerator):

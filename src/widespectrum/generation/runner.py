@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
+import os
+import shutil
 import time
 import zlib
 from pathlib import Path
@@ -13,7 +16,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ..errors import SetupError
-from ..contracts import MANIFEST, OK, records_to_frame, write_png
+from ..contracts import MANIFEST, OK, records_to_frame, sha256_file, write_json, write_png
 from .base import GenerationRequest, Generator
 
 log = logging.getLogger(__name__)
@@ -79,16 +82,37 @@ def image_relpath(image_dir: str, request: GenerationRequest) -> str:
 
 
 def run_generation(
-    generator: Generator, requests: list[GenerationRequest], run_dir: str | Path, image_dir: str
+    generator: Generator, requests: list[GenerationRequest], run_dir: str | Path, image_dir: str,
+    journal_dir: str | Path | None = None,
 ) -> pd.DataFrame:
     """Generate every request; failures become manifest rows with an error status.
 
     ``image_dir`` is relative to ``run_dir`` so the manifest stays valid when a
     run folder is moved or shared.
+
+    A crash loses at most the image being made: each finished image is written
+    into ``journal_dir`` (default: ``<image_dir>.journal`` beside the image
+    folder) together with its manifest row, and a rerun of the same requests
+    reuses every journalled image whose PNG still has its recorded sha256. The
+    journal sits beside the image folder, not in it, because Snakemake deletes
+    a failed job's declared outputs (the chunk folder is one). Once every
+    request has a row the images move into ``image_dir`` and the journal goes.
+    Failed requests are not journalled, so a rerun tries them again.
     """
     run_dir = Path(run_dir)
+    journal = GenerationJournal(
+        Path(journal_dir) if journal_dir is not None else run_dir / f"{image_dir}.journal",
+        _generator_fingerprint(generator))
+    finished = journal.load()
+    if finished:
+        log.info("%s: %d finished images kept from an interrupted run", generator.name, len(finished))
     records = []
     for request in tqdm(requests, desc=f"generate {generator.name}", unit="img"):
+        fingerprint = request_fingerprint(request)
+        kept = finished.get(fingerprint)
+        if kept is not None:
+            records.append(kept)
+            continue
         record = {
             "generator": generator.name,
             "prompt_id": request.prompt_id,
@@ -103,7 +127,7 @@ def run_generation(
         try:
             image = generator.generate(request)
             relpath = image_relpath(image_dir, request)
-            record["sha256"] = write_png(run_dir / relpath, image)
+            record["sha256"] = journal.commit_image(relpath, image)
             record["path"] = relpath
             record["status"] = OK
         except SetupError:
@@ -112,12 +136,75 @@ def run_generation(
             log.exception("generation failed: %s %s/%s", generator.name, request.prompt_id, request.image_kind)
             record["status"] = f"error: {type(err).__name__}: {err}"
         record["elapsed_s"] = time.perf_counter() - started
+        if record["status"] == OK:
+            journal.commit_row(fingerprint, record)
         records.append(record)
+    journal.publish(run_dir, [r["path"] for r in records if r["status"] == OK])
     frame = records_to_frame(records, MANIFEST)
     n_failed = int((frame["status"] != OK).sum())
     if n_failed:
         log.warning("%s: %d of %d images failed", generator.name, n_failed, len(frame))
     return frame
+
+
+def request_fingerprint(request: GenerationRequest) -> str:
+    """sha256 of everything that decides a request's image: a changed request is never taken from a journal."""
+    fields = {name: getattr(request, name) for name in request.__dataclass_fields__}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=list).encode()).hexdigest()
+
+
+def _generator_fingerprint(generator: Generator) -> str:
+    # the loaded checkpoint (resolved revision, dtype, options) decides the image as much as the request
+    record = {"name": generator.name, "class": type(generator).__qualname__, **generator.provenance()}
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class GenerationJournal:
+    """The finished images of one chunk and their manifest rows, kept across crashes.
+
+    Layout: ``rows.json`` ({generator fingerprint, rows keyed by request
+    fingerprint}) rewritten atomically after each image, and the PNGs under the
+    same relative paths the manifest will give them.
+    """
+
+    ROWS = "rows.json"
+
+    def __init__(self, folder: Path, generator_fingerprint: str) -> None:
+        self.folder = folder
+        self.generator_fingerprint = generator_fingerprint
+        self.rows: dict[str, dict] = {}
+
+    def load(self) -> dict[str, dict]:
+        """Journalled rows whose PNG is present with the recorded sha256, by request fingerprint."""
+        path = self.folder / self.ROWS
+        if not path.is_file():
+            return {}
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved.get("generator") != self.generator_fingerprint:
+            log.warning("journal %s was written by another generator setup; starting afresh", self.folder)
+            return {}
+        for fingerprint, row in saved["rows"].items():
+            png = self.folder / row["path"]
+            if png.is_file() and sha256_file(png) == row["sha256"]:
+                self.rows[fingerprint] = row
+            else:
+                log.warning("journalled image %s is missing or altered; it is made again", png)
+        return dict(self.rows)
+
+    def commit_image(self, relpath: str, image) -> str:
+        return write_png(self.folder / relpath, image)
+
+    def commit_row(self, fingerprint: str, record: dict) -> None:
+        self.rows[fingerprint] = dict(record)
+        write_json(self.folder / self.ROWS, {"generator": self.generator_fingerprint, "rows": self.rows})
+
+    def publish(self, run_dir: Path, relpaths: list[str]) -> None:
+        """Move the images to their place in the run folder and remove the journal."""
+        for relpath in relpaths:
+            target = run_dir / relpath
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.folder / relpath, target)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _recorded_settings(request: GenerationRequest) -> dict:

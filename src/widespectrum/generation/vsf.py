@@ -15,7 +15,7 @@ pooled CLIP embedding becomes ``neg + pooled_mix * (pos - neg)``. In attention
 the negative tokens' keys and values are duplicated and the copy's values are
 multiplied by ``-scale``. With queries ``[P | N | I]`` (positive text, negative
 text, image) and keys ``[P | N | I | N-]`` (``N-`` the flipped copy) the
-additive mask is 0 where a query may look and -inf elsewhere:
+paper's additive mask is 0 where a query may look and -inf elsewhere:
 
     query \\ key   P    N    I    N-
     P             0   -inf  0   -inf   positive text evolves as with no negative prompt
@@ -29,19 +29,29 @@ to the negative keys. At ``scale = 0`` the copy adds nothing but still takes
 softmax mass, so the image is not the plain one; the image's attention output
 is affine in ``scale`` (the weights do not depend on it).
 
-Single-stream blocks. The paper (and SPEC E11) speaks of double-stream blocks:
-it was written for SD3.5, whose blocks are all joint double-stream blocks, and
-applies the flip in every one of them. Flux's 38 single-stream blocks are the
-same joint attention over ``[text | image]`` with shared projections, so the
-same copy and mask are applied there too: the rule "the image sees the
-negative prompt only through the flipped copy" then holds in every layer, as
-it does in SD3.5. Dropping the negative tokens before the single blocks would
-confine the guidance to the first 19 of 57 blocks; leaving them unmasked would
-let the image read the raw negative prompt in most of the network, which is
-the opposite of the method. The authors' released Flux pipeline does the
-latter (it installs its processor on the double-stream blocks only, and its
-mask indexes the positive length with the combined text length); that reading
-is not reproduced.
+Two variants (option ``vsf_variant``); the run's provenance says which one ran:
+
+- ``authors`` (the default): what the authors' released Flux code does
+  (github.com/weathon/VSF, ``src/flux_pipeline.py`` and ``src/processor.py``).
+  The processor sits on the 19 double-stream blocks only; the 38
+  single-stream blocks keep the stock processor, so there the whole sequence,
+  negative tokens included, attends unmasked and unflipped. Their mask
+  (``vsf_authors_visibility``) indexes the positive prompt's length with the
+  text length measured after the negative tokens were appended, which moves
+  its blocks: the negative text sees neither text group, all text does not see
+  the first ``2 * negative`` image keys, the first ``negative`` image queries
+  do not see image keys ``negative .. 2 * negative``; every query sees the
+  flipped copy, and the positive text and the image also see the unflipped
+  negative keys.
+  (The copy's keys carry no rotary embedding there; every Flux text token sits
+  at position 0, whose rotation is the identity, so that equals copying after
+  the rotation as done here.)
+- ``described``: the method as the paper describes it, with the mask above
+  in every block. The paper was written for SD3.5, whose blocks are all joint
+  double-stream blocks; Flux's single-stream blocks are the same joint
+  attention over ``[text | image]`` with shared projections, so the same copy
+  and mask are applied there too and "the image sees the negative prompt only
+  through the flipped copy" holds in every layer.
 
 NAG, normalized attention guidance (Chen et al. 2025, arXiv 2505.21179)
 ----------------------------------------------------------------------
@@ -51,9 +61,14 @@ the positive and once with the negative context, giving ``z+`` and ``z-``, and
 the image output becomes
 
     z~ = phi * z+ - (phi - 1) * z-             (extrapolation, phi = nag_scale)
-    r  = |z~|_1 / |z+|_1                       (per token, over channels)
-    z^ = z~ * min(r, tau) / r                  (L1 norm ratio clipped at tau)
+    r  = |z~|_p / |z+|_p                       (per token, over channels)
+    z^ = z~ * min(r, tau) / r                  (norm ratio clipped at tau)
     z  = alpha * z^ + (1 - alpha) * z+
+
+The norm ``p`` (``nag_norm``) is 2 by default: the reference processor
+(``src/attention_flux_nag.py``) takes the L2 norm, and the authors' code
+imports that package (``from nag import NAGFluxPipeline``, their
+``eval/data/nag.py``). The paper's text writes the L1 norm: ``nag_norm: 1``.
 
 as in the authors' reference implementation (github.com/ChenDarYen/
 Normalized-Attention-Guidance, ``NAGFluxPipeline``, the package the paper's
@@ -128,11 +143,32 @@ def vsf_visibility(layout: TextLayout, image_tokens: int) -> "torch.Tensor":
     return visible
 
 
-def vsf_attention_bias(layout: TextLayout, image_tokens: int, dtype, device) -> "torch.Tensor":
-    """The additive mask: 0 where ``vsf_visibility`` allows, -inf elsewhere."""
+def vsf_authors_visibility(layout: TextLayout, image_tokens: int) -> "torch.Tensor":
+    """The authors' mask as their Flux pipeline builds it, True where a query may attend.
+
+    Same axes as ``vsf_visibility``. Their four assignments read the positive
+    length from the text sequence after the negative tokens were appended, so
+    ``text`` below is the whole text length where they meant the positive one.
+    """
     import torch
 
-    visible = vsf_visibility(layout, image_tokens).to(device)
+    text, negative = layout.total, layout.negative
+    visible = torch.ones(text + image_tokens, text + image_tokens + negative, dtype=torch.bool)
+    visible[text - negative:text, :text] = False
+    visible[:text, text:text + negative] = False
+    visible[:text + negative, text + negative:text + 2 * negative] = False
+    return visible
+
+
+VISIBILITY = {"described": vsf_visibility, "authors": vsf_authors_visibility}
+
+
+def vsf_attention_bias(layout: TextLayout, image_tokens: int, dtype, device,
+                       variant: str = "described") -> "torch.Tensor":
+    """The additive mask: 0 where the variant's visibility allows, -inf elsewhere."""
+    import torch
+
+    visible = VISIBILITY[variant](layout, image_tokens).to(device)
     return torch.zeros(visible.shape, dtype=dtype, device=device).masked_fill(~visible, float("-inf"))
 
 
@@ -140,11 +176,16 @@ class FluxVSFAttnProcessor:
     """Flux joint attention with value sign flip, for double- and single-stream blocks.
 
     Needs ``joint_attention_kwargs={"vsf_text": TextLayout(...)}``, which the
-    transformer hands to every attention layer.
+    transformer hands to every attention layer. ``variant`` picks the mask
+    (see the module docstring); the ``authors`` mask exists for the
+    double-stream blocks only.
     """
 
-    def __init__(self, scale: float) -> None:
+    def __init__(self, scale: float, variant: str = "described") -> None:
+        if variant not in VISIBILITY:
+            raise ValueError(f"VSF variant {variant!r}: use one of {sorted(VISIBILITY)}")
         self.scale = float(scale)
+        self.variant = variant
         self._bias_key: tuple | None = None
         self._bias: "torch.Tensor | None" = None
 
@@ -156,6 +197,8 @@ class FluxVSFAttnProcessor:
             raise ValueError("FluxVSFAttnProcessor needs joint_attention_kwargs['vsf_text'] (the text layout)")
         if attention_mask is not None:
             raise ValueError("FluxVSFAttnProcessor builds its own mask; got another one")
+        if encoder_hidden_states is None and self.variant == "authors":
+            raise ValueError("the authors' VSF runs in the double-stream blocks only")
         if encoder_hidden_states is not None and encoder_hidden_states.shape[1] != vsf_text.total:
             raise ValueError(f"text stream has {encoder_hidden_states.shape[1]} tokens, layout says {vsf_text.total}")
         query, key, value = joint_qkv(attn, hidden_states, encoder_hidden_states, image_rotary_emb)
@@ -173,20 +216,34 @@ class FluxVSFAttnProcessor:
         # every block of a step (and every step) has the same layout: build the mask once
         key = (layout, image_tokens, like.dtype, like.device)
         if key != self._bias_key:
-            self._bias = vsf_attention_bias(layout, image_tokens, like.dtype, like.device)
+            self._bias = vsf_attention_bias(layout, image_tokens, like.dtype, like.device, self.variant)
             self._bias_key = key
         return self._bias
 
 
+class StockIgnoringVSFLayout:
+    """A block's own processor, called without the VSF layout (the authors' single-stream blocks)."""
+
+    def __init__(self, stock) -> None:
+        self.stock = stock
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None,
+                 image_rotary_emb=None, vsf_text: TextLayout | None = None):
+        return self.stock(attn, hidden_states, encoder_hidden_states, attention_mask, image_rotary_emb)
+
+
 # ---------------------------------------------------------------- NAG attention
 
+NAG_NORMS = (1, 2)
+
+
 def nag_guidance(positive: "torch.Tensor", negative: "torch.Tensor", scale: float, tau: float,
-                 alpha: float) -> "torch.Tensor":
-    """Extrapolate, clip the L1 norm ratio at ``tau``, blend with ``alpha`` (last dim = channels)."""
+                 alpha: float, norm: int = 2) -> "torch.Tensor":
+    """Extrapolate, clip the L``norm`` norm ratio at ``tau``, blend with ``alpha`` (last dim = channels)."""
     import torch
 
     guided = scale * positive - (scale - 1) * negative
-    ratio = guided.norm(p=1, dim=-1, keepdim=True) / positive.norm(p=1, dim=-1, keepdim=True)
+    ratio = guided.norm(p=norm, dim=-1, keepdim=True) / positive.norm(p=norm, dim=-1, keepdim=True)
     guided = guided * torch.where(ratio > tau, tau / ratio, torch.ones_like(ratio))
     return alpha * guided + (1 - alpha) * positive
 
@@ -200,8 +257,10 @@ class FluxNAGAttnProcessor:
     ``joint_attention_kwargs["nag_text_tokens"]``.
     """
 
-    def __init__(self, scale: float, tau: float, alpha: float) -> None:
-        self.scale, self.tau, self.alpha = float(scale), float(tau), float(alpha)
+    def __init__(self, scale: float, tau: float, alpha: float, norm: int = 2) -> None:
+        if norm not in NAG_NORMS:
+            raise ValueError(f"NAG norm {norm!r}: use one of {NAG_NORMS}")
+        self.scale, self.tau, self.alpha, self.norm = float(scale), float(tau), float(alpha), int(norm)
 
     def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None,
                  image_rotary_emb=None, nag_text_tokens: int | None = None):
@@ -215,7 +274,7 @@ class FluxNAGAttnProcessor:
 
     def _guide(self, image_out: "torch.Tensor") -> "torch.Tensor":
         positive, negative = image_out.chunk(2)
-        return nag_guidance(positive, negative, self.scale, self.tau, self.alpha)
+        return nag_guidance(positive, negative, self.scale, self.tau, self.alpha, self.norm)
 
     def _double_stream(self, attn, image, text, rotary):
         if text.shape[0] != 2 * image.shape[0]:
@@ -275,7 +334,8 @@ def image_output(attn, image_out):
 
 @contextmanager
 def installed(transformer, processor, pre_hooks: Sequence[PreHook]) -> Iterator[None]:
-    """Run with ``processor`` on every attention layer and the given forward pre-hooks; undo afterwards."""
+    """Run with ``processor`` (one for every attention layer, or a mapping by layer name) and the given
+    forward pre-hooks; undo afterwards."""
     original = transformer.attn_processors
     transformer.set_attn_processor(processor)
     handles = [module.register_forward_pre_hook(hook, with_kwargs=with_kwargs)
@@ -392,16 +452,20 @@ class FluxVSFGenerator(_NegativeGuidedFluxGenerator):
     """Flux with value sign flip (see the module docstring); E11 runs it at scale 2.0 or 3.0.
 
     Options are FluxGenerator's (``model_id``, ``revision``, ``dtype``,
-    ``transformer``, ...) plus ``scale`` (the flip factor) and ``pooled_mix``
-    (the pooled-embedding extrapolation, 1.1 in the authors' code).
+    ``transformer``, ...) plus ``scale`` (the flip factor), ``pooled_mix``
+    (the pooled-embedding extrapolation, 1.1 in the authors' code) and
+    ``vsf_variant`` (``authors``, the default, or ``described``).
     """
 
     method = "vsf"
 
     def __init__(self, name: str, runtime: Runtime, model_id: str, scale: float = 2.0, pooled_mix: float = 1.1,
-                 **options: Any) -> None:
+                 vsf_variant: str = "authors", **options: Any) -> None:
         if not (math.isfinite(scale) and scale >= 0):
             raise ValueError(f"VSF scale must be a finite number >= 0, got {scale}")
+        if vsf_variant not in VISIBILITY:
+            raise ValueError(f"VSF variant {vsf_variant!r}: use one of {sorted(VISIBILITY)}")
+        self.vsf_variant = vsf_variant
         self.scale = float(scale)
         self.pooled_mix = float(pooled_mix)
         super().__init__(name, runtime, model_id, **options)
@@ -411,9 +475,16 @@ class FluxVSFGenerator(_NegativeGuidedFluxGenerator):
         embeds, pooled = self.encode_negative(negative, sequence_length)
         transformer = self.pipe.transformer
         hook = partial(_append_negative_tokens, embeds=embeds, pooled=pooled, pooled_mix=self.pooled_mix)
-        logger.debug("VSF: %d negative tokens, scale %s", embeds.shape[1], self.scale)
-        with installed(transformer, FluxVSFAttnProcessor(self.scale), [(transformer, hook, True)]):
+        logger.debug("VSF (%s): %d negative tokens, scale %s", self.vsf_variant, embeds.shape[1], self.scale)
+        with installed(transformer, self._processors(), [(transformer, hook, True)]):
             yield
+
+    def _processors(self):
+        vsf = FluxVSFAttnProcessor(self.scale, self.vsf_variant)
+        if self.vsf_variant == "described":
+            return vsf
+        return {name: vsf if name.startswith("transformer_blocks.") else StockIgnoringVSFLayout(stock)
+                for name, stock in self.pipe.transformer.attn_processors.items()}
 
     def encode_negative(self, negative: str, sequence_length: int):
         """The negative prompt's T5 embeddings without padding (its pieces and the end token) and pooled CLIP."""
@@ -422,20 +493,25 @@ class FluxVSFGenerator(_NegativeGuidedFluxGenerator):
 
     def provenance(self) -> dict[str, Any]:
         return {**super().provenance(),
-                "negative_guidance": {"method": "vsf", "scale": self.scale, "pooled_mix": self.pooled_mix}}
+                "negative_guidance": {"method": "vsf", "variant": self.vsf_variant, "scale": self.scale,
+                                      "pooled_mix": self.pooled_mix}}
 
 
 class FluxNAGGenerator(_NegativeGuidedFluxGenerator):
     """Flux with normalized attention guidance (see the module docstring); E11 compares scales 4, 10, 15.
 
     Options are FluxGenerator's plus ``nag_scale`` (phi; <= 1 turns guidance
-    off, as in the reference implementation), ``nag_tau`` and ``nag_alpha``.
+    off, as in the reference implementation), ``nag_tau``, ``nag_alpha`` and
+    ``nag_norm`` (2, the reference's and the authors' code, or 1, the paper's text).
     """
 
     method = "nag"
 
     def __init__(self, name: str, runtime: Runtime, model_id: str, *, nag_scale: float, nag_tau: float = 2.5,
-                 nag_alpha: float = 0.25, **options: Any) -> None:
+                 nag_alpha: float = 0.25, nag_norm: int = 2, **options: Any) -> None:
+        if nag_norm not in NAG_NORMS:
+            raise ValueError(f"nag_norm must be one of {NAG_NORMS}, got {nag_norm!r}")
+        self.nag_norm = int(nag_norm)
         if not math.isfinite(nag_scale):
             raise ValueError(f"nag_scale must be finite, got {nag_scale}")
         if not nag_tau > 0:
@@ -457,10 +533,11 @@ class FluxNAGGenerator(_NegativeGuidedFluxGenerator):
         if len(transformer.single_transformer_blocks):
             pre_hooks.append((transformer.single_transformer_blocks[0], _image_joins_both_branches, True))
         pre_hooks.append((transformer.norm_out, _keep_positive_branch, False))
-        processor = FluxNAGAttnProcessor(self.nag_scale, self.nag_tau, self.nag_alpha)
+        processor = FluxNAGAttnProcessor(self.nag_scale, self.nag_tau, self.nag_alpha, self.nag_norm)
         with installed(transformer, processor, pre_hooks):
             yield
 
     def provenance(self) -> dict[str, Any]:
         return {**super().provenance(), "negative_guidance": {
-            "method": "nag", "nag_scale": self.nag_scale, "nag_tau": self.nag_tau, "nag_alpha": self.nag_alpha}}
+            "method": "nag", "nag_scale": self.nag_scale, "nag_tau": self.nag_tau, "nag_alpha": self.nag_alpha,
+            "nag_norm": self.nag_norm}}
