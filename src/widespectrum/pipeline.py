@@ -91,7 +91,7 @@ def build_prompts(config: dict, output: str | Path, threads: int | None = None) 
 
 def released_prompts(spec: dict, n: int, runtime: Runtime) -> pd.DataFrame:
     """The authors' own prompt pairs: the first ``n`` rows of their released prompt set."""
-    from .released.experiments import anti_aesthetics_prompts
+    from .released.prompts import anti_aesthetics_prompts
     from .released.loading import load_released_table
 
     table = load_released_table(spec["dataset"], spec["revision"], spec["split"], spec["local_dir"],
@@ -228,7 +228,7 @@ def generate_img2img(config: dict, generator: str, source_manifest: str | Path, 
     input) and its I_a rows at the re-renders, so scoring and rating treat an
     img2img run like any pair: d = r(output) - r(input).
     """
-    from .analysis.experiments import select_img2img_inputs
+    from .experiments.img2img.selection import select_img2img_inputs
     from .generation.base import GenerationRequest
     from .generation.runner import pair_seed, run_generation
 

@@ -44,8 +44,8 @@ LOADERS: dict[str, dict[str, str]] = {
         "probe_rater": "widespectrum.judging.probes:ProbeDimensionRater",
     },
     "croppers": {
-        "grounding": "widespectrum.experiments.faces:GroundingFaceCropper",
-        "centre": "widespectrum.experiments.faces:CentreCropper",
+        "grounding": "widespectrum.experiments.emotion_generation.faces:GroundingFaceCropper",
+        "centre": "widespectrum.experiments.emotion_generation.faces:CentreCropper",
     },
 }
 

@@ -661,45 +661,6 @@ def _success_test(
                         exact=exact, alternative=alternative)
 
 
-# ---------------------------------------------------------------- registry
-
-TABLES: dict[str, Callable[..., TableResult]] = {
-    "tab_gen": tab_gen,
-    "tab_reward_model": tab_reward_model,
-    "tab_align_p": tab_align_p,
-}
-
-# Which input feeds which columns, so a caller can say what a table lacks.
-# ``labels`` of tab_reward_model is a mapping judge name -> LABELS frame.
-REQUIRED_INPUTS: dict[str, dict[str, str]] = {
-    "tab_gen": {
-        "scores": "d_hpsv2, d_hpsv3, hpsv3_aa, d_imagereward, blip",
-        "labels": "success",
-        "ratings": "d_j, j_aa",
-        "prompts": "d_j, j_aa when j_dimensions='selected'",
-    },
-    "tab_reward_model": {
-        "scores": "every reward's row",
-        "labels": "everything (the ground-truth judge) and the extra judges' rows",
-    },
-    "tab_align_p": {
-        "scores": "hpsv3_p, hpsv3_r",
-        "labels": "mcnemar_p",
-        "ratings": "j_p, j_r",
-        "prompts": "j_p, j_r when j_dimensions='selected'",
-    },
-}
-
-
-def missing_inputs(table: str, available: Iterable[str]) -> list[str]:
-    """One line per input that ``table`` reads but is not in ``available``."""
-    if table not in REQUIRED_INPUTS:
-        raise KeyError(f"unknown table {table!r}; known: {sorted(REQUIRED_INPUTS)}")
-    have = set(available)
-    return [f"{table}: no {name} (feeds {columns})"
-            for name, columns in REQUIRED_INPUTS[table].items() if name not in have]
-
-
 # ---------------------------------------------------------------- LaTeX
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
