@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import contracts, provenance, registry
+from . import contracts, layout, provenance, registry
 from .config import config_digest, generation_settings, load_registry, resolve_path, run_dir as run_folder
 from .runtime import Runtime
 
@@ -181,13 +181,6 @@ def write_run_spec(config: dict, output: str | Path) -> None:
     contracts.write_text(output, yaml.safe_dump(spec, sort_keys=False))
 
 
-def read_run_spec(run_dir: str | Path) -> dict | None:
-    path = Path(run_dir) / "run.yaml"
-    if not path.is_file():
-        return None
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
 def ingest_released(config: dict, expected_outputs: list[str | Path], threads: int | None = None) -> None:
     """Convert the authors' released benchmark into this run's contracts, with an audit.
 
@@ -210,13 +203,14 @@ def ingest_released(config: dict, expected_outputs: list[str | Path], threads: i
     manifests = write_images(table, spec, run_dir, converted) if spec.images else None
     write_converted(converted, run_dir, manifests)
     write_audit(audit_benchmark(table, converted, spec), run_dir / "audit")
+    # the contract of each stage folder the ingest writes into
     schemas = {"scores": contracts.SCORES, "judgements": contracts.LABELS, "ratings": contracts.RATINGS,
                "images": contracts.MANIFEST, "prompts": contracts.PROMPTS}
     for path in map(Path, expected_outputs):
         if not path.exists():
-            folder = path.relative_to(run_dir).parts[0]
+            schema = schemas[layout.stage_of(path.relative_to(run_dir).as_posix())]
             log.warning("the released data has nothing for %s: writing an empty table", path)
-            contracts.write_table(schemas[folder].empty(), path, schemas[folder])
+            contracts.write_table(schema.empty(), path, schema)
 
 
 def generate_img2img(config: dict, generator: str, source_manifest: str | Path, source_scores: str | Path,

@@ -68,7 +68,7 @@ class Art(Experiment):
         self.module("steps").write_leaderboard(source, self.block(config)["leaderboard_file"], output)
 
     def write_released_scores(self, config, items_file, output):
-        self.module("steps").released_scores(self.block(config), items_file, output)
+        return self.module("steps").released_scores(self.block(config), items_file, output)
 
 
 EXPERIMENT = Art()
