@@ -43,3 +43,14 @@ def keyed_by(table: Table, column: str, models: Sequence[str]) -> bool:
                 and {kind.field(i).name for i in range(kind.num_fields)} <= set(models))
     first = next((v for v in column_values(table, column) if v is not None), None)
     return isinstance(first, dict) and bool(first) and set(first) <= set(models)
+
+
+def scalar_score(value: Any, column: str, row: int, dataset: str) -> float | None:
+    """A released score: a number, or the first of a [score, sigma] pair; None when absent."""
+    if isinstance(value, list) and len(value) in (1, 2):
+        value = value[0]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ReleasedFormatError(f"{dataset}: column {column!r} is not a score at row {row}: {value!r}")
+    return float(value)

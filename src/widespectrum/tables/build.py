@@ -12,9 +12,8 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import yaml
-
 from .. import contracts, layout
+from ..config import read_run_spec
 from ..analysis.tables import TableResult, to_latex
 from .catalog import tables_of
 from .inputs import TableInputs
@@ -22,15 +21,6 @@ from .inputs import TableInputs
 log = logging.getLogger(__name__)
 
 DEMO_BANNER = "DEMO RUN: tiny random-weight models and procedural stand-ins; these numbers mean nothing."
-
-
-def read_run_spec(run_dir: str | os.PathLike) -> dict | None:
-    """The run folder's ``run.yaml`` (its resolved config and versions), or None."""
-    path = layout.join(run_dir, layout.RUN_SPEC)
-    if not path.is_file():
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
 
 
 def run_config(run_dir: str | os.PathLike) -> dict:

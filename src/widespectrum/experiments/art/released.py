@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from ...released.columns import find_column, text_value
+from ...released.columns import find_column, scalar_score, text_value
 from ...released.loading import ReleasedFormatError, Table, column_names, records
 
 
@@ -33,16 +33,6 @@ def lapis_items(table: Table) -> pd.DataFrame:
                 "caption": text_value(record[caption_column], caption_column, row, dataset),
                 "image": record[image_column] if image_column else None}
         for column in score_columns:
-            item[f"score_{column}"] = _scalar_score(record[column], column, row, dataset)
+            item[f"score_{column}"] = scalar_score(record[column], column, row, dataset)
         items.append(item)
     return pd.DataFrame(items, columns=["item_id", "caption", "image", *[f"score_{c}" for c in score_columns]])
-
-
-def _scalar_score(value: Any, column: str, row: int, dataset: str) -> float | None:
-    if isinstance(value, list) and len(value) in (1, 2):
-        value = value[0]
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ReleasedFormatError(f"{dataset}: column {column!r} is not a score at row {row}: {value!r}")
-    return float(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ...released.columns import text_value, holds_images, keyed_by
+from ...released.columns import holds_images, keyed_by, scalar_score, text_value
 from ...released.loading import ReleasedFormatError, Table, column_names, records
 
 
@@ -41,7 +41,7 @@ def critical_items(table: Table) -> pd.DataFrame:
             "label": record[label_column] if label_column else None,
             "prompt": text_value(record["prompt"], "prompt", row, dataset),
             "images": {c: record[c] for c in image_columns},
-            "released_scores": {c: {m: _scalar_score(v, f"{c}.{m}", row, dataset)
+            "released_scores": {c: {m: scalar_score(v, f"{c}.{m}", row, dataset)
                                     for m, v in (record[c] or {}).items()} for c in score_columns},
         })
     return pd.DataFrame(items, columns=["item_id", "topic", "label", "prompt", "images", "released_scores"])
