@@ -25,7 +25,8 @@ class Img2Img(Experiment):
     tables = {
         "tab_img2img": TableSpec(
             compute="widespectrum.experiments.img2img.tables:tab_img2img", requires=_inputs, experiment="img2img",
-            section="E9", caption="reward and J change of each img2img re-render against its input"),
+            section="E9", published="tab_img2img",
+            caption="reward and J change of each img2img re-render against its input"),
     }
 
     def named_entries(self, config):
