@@ -1,4 +1,4 @@
-# SPEC E9: re-render a generator's low-scoring I_a images with img2img generators.
+# E9, docs/experiments.md: re-render a generator's low-scoring I_a images with img2img generators.
 
 
 rule img2img:

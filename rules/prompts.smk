@@ -1,4 +1,4 @@
-# Captions -> seeded dimension sampling -> rewrite into p_a (SPEC E1).
+# Captions -> seeded dimension sampling -> rewrite into p_a (E1, docs/experiments.md).
 
 
 rule prompts:

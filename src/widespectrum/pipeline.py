@@ -216,7 +216,7 @@ def ingest_released(config: dict, expected_outputs: list[str | Path], threads: i
 def generate_img2img(config: dict, generator: str, source_manifest: str | Path, source_scores: str | Path,
                      prompts_file: str | Path, image_dir: str | Path, provenance_file: str | Path,
                      threads: int | None = None) -> pd.DataFrame:
-    """SPEC E9: re-render the source generator's low-scoring I_a under p_a.
+    """E9, docs/experiments.md: re-render the source generator's low-scoring I_a under p_a.
 
     The manifest's I_o rows point at the source images themselves (the img2img
     input) and its I_a rows at the re-renders, so scoring and rating treat an

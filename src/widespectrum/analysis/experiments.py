@@ -1,4 +1,4 @@
-"""The paper's other experiments (SPEC E4, E6-E12) as pure functions of data frames.
+"""The paper's other experiments (E4, E6-E12, docs/experiments.md) as pure functions of data frames.
 
 Same conventions as ``tables``: each function takes frames of the contracts in
 ``widespectrum.contracts`` (or the small frames documented on the function)
@@ -847,7 +847,7 @@ def human_agreement(
     *,
     judge: str = "judge",
 ) -> TableResult:
-    """Agreement of the judges with human raters (SPEC E4, human check).
+    """Agreement of the judges with human raters (E4, docs/experiments.md, human check).
 
     Inputs:
 

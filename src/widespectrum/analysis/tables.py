@@ -1,4 +1,4 @@
-"""The paper's main tables (SPEC E5) as pure functions of data frames.
+"""The paper's main tables (E5, docs/experiments.md) as pure functions of data frames.
 
 Each function takes frames that follow ``widespectrum.contracts`` plus plain
 parameters, and returns a ``TableResult``: the table, notes on what was missing
@@ -400,7 +400,7 @@ def tab_reward_model(
     difference r(I_a,p_a) - r(I_o,p_a) does until float64 saturates at
     differences beyond about 36, where it creates ties; a note says when the two
     AUROCs differ. Per extra judge: its label is the prediction, a tie counted
-    as I_o (SPEC E4); it has no score, so no AUROC.
+    as I_o (E4, docs/experiments.md); it has no score, so no AUROC.
 
     Columns: reward (the reward or judge name), accuracy, f1, auroc, their
     percentile bootstrap CIs (``<metric>_lo``, ``<metric>_hi``, pairs resampled

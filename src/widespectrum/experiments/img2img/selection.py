@@ -11,7 +11,7 @@ from ...contracts import SCORES
 def select_img2img_inputs(
     scores: pd.DataFrame | None, *, generator: str, reward: str, threshold: float = 10.0
 ) -> list[str]:
-    """Prompt ids whose I_a of ``generator`` scores r(I_a, p_o) < ``threshold`` (SPEC E9), sorted."""
+    """Prompt ids whose I_a of ``generator`` scores r(I_a, p_o) < ``threshold`` (E9, docs/experiments.md), sorted."""
     usable, _ = _split_usable(scores, SCORES, "score", "for the image-to-image selection")
     chosen = usable.loc[(usable["generator"] == generator) & (usable["reward"] == reward)
                         & (usable["image_kind"] == "a") & (usable["prompt_kind"] == "o")]
