@@ -32,18 +32,21 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
 
-test: install
+test: install lint
 	$(BIN)/python -m pytest
 
+# Lint-clean for every run config the repository ships (the paper's is the default).
 lint: install
 	$(BIN)/snakemake --lint --configfile config/demo.yaml
+	$(BIN)/snakemake --lint --configfile config/released.yaml
 	$(BIN)/snakemake --lint
 
 dry-run: install
 	$(BIN)/snakemake -n --configfile config/config.yaml
 
-bench: install
+bench: install demo
 	$(BIN)/python bench/demo_speed.py
+	$(BIN)/python bench/dryrun_speed.py
 
 clean-demo:
 	rm -rf results/demo

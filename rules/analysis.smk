@@ -2,13 +2,13 @@
 # table that draws its figure.
 rule run_spec:
     output:
-        f"{RUN}/run.yaml",
+        run(L.RUN_SPEC),
     log:
-        f"{RUN}/logs/run_spec.log",
+        run(L.log("run_spec")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/analysis.yaml"
     benchmark:
-        f"{RUN}/benchmarks/run_spec.tsv"
+        run(L.benchmark("run_spec"))
     params:
         # The resolved config is a param so that a config change rewrites the spec.
         config=config,
@@ -20,34 +20,34 @@ rule table:
     input:
         unpack(table_inputs),
     output:
-        csv=report(f"{RUN}/tables/{{table}}.csv", category="Tables", caption="../report/table.rst"),
-        tex=f"{RUN}/tables/{{table}}.tex",
-        record=f"{RUN}/tables/{{table}}.json",
+        csv=report(run(L.table("{table}", "csv")), category="Tables", caption="../report/table.rst"),
+        tex=run(L.table("{table}", "tex")),
+        record=run(L.table("{table}", "json")),
     log:
-        f"{RUN}/logs/table/{{table}}.log",
+        run(L.log("table/{table}")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/analysis.yaml"
     benchmark:
-        f"{RUN}/benchmarks/table/{{table}}.tsv"
+        run(L.benchmark("table/{table}"))
     script:
         "../scripts/table.py"
 
 
 rule notebook:
     input:
-        table=f"{RUN}/tables/{{table}}.csv",
-        record=f"{RUN}/tables/{{table}}.json",
-        notebook="notebooks/{table}.ipynb",
+        table=run(L.table("{table}", "csv")),
+        record=run(L.table("{table}", "json")),
+        notebook=lambda wildcards: TABLE_CATALOG[wildcards.table].notebook_for(wildcards.table),
     output:
-        notebook=f"{RUN}/notebooks/{{table}}.ipynb",
-        pdf=report(f"{RUN}/figures/{{table}}.pdf", category="Figures", caption="../report/figure.rst"),
-        png=f"{RUN}/figures/{{table}}.png",
+        notebook=run(L.notebook("{table}")),
+        pdf=report(run(L.figure("{table}", "pdf")), category="Figures", caption="../report/figure.rst"),
+        png=run(L.figure("{table}", "png")),
     log:
-        f"{RUN}/logs/notebook/{{table}}.log",
+        run(L.log("notebook/{table}")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/analysis.yaml"
     benchmark:
-        f"{RUN}/benchmarks/notebook/{{table}}.tsv"
+        run(L.benchmark("notebook/{table}"))
     params:
         results_dir=os.path.abspath(RUN),
         python=PYTHON,
@@ -58,17 +58,17 @@ rule notebook:
 
 rule reproduction_report:
     input:
-        tables=expand(f"{RUN}/tables/{{table}}.csv", table=config["analysis"]["tables"]),
+        tables=expand(run(L.table("{table}", "csv")), table=config["analysis"]["tables"]),
         published="config/published_values.yaml",
-        spec=f"{RUN}/run.yaml",
+        spec=run(L.RUN_SPEC),
     output:
-        markdown=report(f"{RUN}/reproduction_report.md", category="Reproduction report"),
-        csv=f"{RUN}/reproduction_report.csv",
+        markdown=report(run(L.report("md")), category="Reproduction report"),
+        csv=run(L.report("csv")),
     log:
-        f"{RUN}/logs/reproduction_report.log",
+        run(L.log("reproduction_report")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/analysis.yaml"
     benchmark:
-        f"{RUN}/benchmarks/reproduction_report.tsv"
+        run(L.benchmark("reproduction_report"))
     script:
         "../scripts/reproduction_report.py"

@@ -1,18 +1,14 @@
-# Config validation, the run folder, and the small input helpers rules call.
+# Config validation, the run folder, and the small input helpers rules call. Everything
+# here is plain Python over the config: evaluating the Snakefile loads no pandas, scipy
+# or torch (bench/dryrun_speed.py measures it).
 import re
-import os
 import sys
 
-from widespectrum.analysis.build import table_requirements
-from widespectrum.config import (
-    ConfigError,
-    all_generators,
-    load_registry,
-    load_yaml,
-    released_outputs,
-    validate_config,
-)
-from widespectrum.generation.runner import chunk_count
+from widespectrum import layout as L
+from widespectrum.config import ConfigError, all_generators, chunk_count, load_registry, load_yaml
+from widespectrum.experiments import registered
+from widespectrum.runconfig import released_outputs, validate_run
+from widespectrum.tables.catalog import configured_tables, tables_of
 
 
 DEFAULT_CONFIG = "config/config.yaml"
@@ -23,7 +19,7 @@ def _load_config(given):
     # demo config into the paper's would leave paper-only keys behind.
     raw = dict(given) if "run" in given else {**load_yaml(DEFAULT_CONFIG), **given}
     try:
-        return validate_config(raw)
+        return validate_run(raw)
     except ConfigError as err:
         sys.exit(f"widespectrum: {err}")
 
@@ -42,6 +38,14 @@ IMG2IMG = config.get("img2img", {}).get("generators", [])
 # What the released benchmark provides is ingested, not computed: those rewards and
 # judges get no score/judge/rate jobs.
 RELEASED = released_outputs(config) if config["source"] == "released" else {"rewards": [], "pairwise": [], "rater": []}
+TABLE_CATALOG = tables_of(config)
+TABLES = configured_tables(config)
+EXPERIMENTS = registered(config)
+
+
+def run(relative):
+    """A path of the run folder (``layout`` spells it)."""
+    return f"{RUN}/{relative}"
 
 
 def one_of(names):
@@ -55,7 +59,7 @@ wildcard_constraints:
     judge=one_of(PAIRWISE),
     rater=one_of(RATERS),
     chunk=r"\d+",
-    table=r"[a-z][a-z0-9_]*",
+    table=one_of(TABLES),
 
 
 def entry(kind, name):
@@ -67,41 +71,31 @@ def gpus(kind, key):
     return lambda wildcards: int(bool(entry(kind, getattr(wildcards, key)).get("gpu", False)))
 
 
+OFFLINE_MODELS_FILE = [run(L.OFFLINE_MODELS)]
+
+
 def offline_models_input(kind, key):
     """Jobs of an entry that loads a locally built model wait for the build."""
 
     def inputs(wildcards):
-        if entry(kind, getattr(wildcards, key)).get("offline_model"):
-            return [f"{RUN}/models/offline_models.json"]
-        return []
+        return OFFLINE_MODELS_FILE if entry(kind, getattr(wildcards, key)).get("offline_model") else []
 
     return inputs
 
 
 def manifest(wildcards):
-    return f"{RUN}/images/{wildcards.generator}/manifest.parquet"
-
-
-def all_targets():
-    tables = config["analysis"]["tables"]
-    return (
-        [f"{RUN}/tables/{t}.csv" for t in tables]
-        + [f"{RUN}/figures/{t}.pdf" for t in tables]
-        + [f"{RUN}/notebooks/{t}.ipynb" for t in tables]
-        + [f"{RUN}/reproduction_report.md"]
-        + experiment_targets()
-    )
+    return run(L.manifest(wildcards.generator))
 
 
 def released_targets():
     """Every file the ingest writes: the DAG's view of the released benchmark."""
     images = bool(config["released"].get("images"))
-    files = [f"{RUN}/prompts/prompts.parquet", f"{RUN}/audit/audit.md"]
-    files += [f"{RUN}/scores/{r}/{g}.parquet" for r in RELEASED["rewards"] for g in config["generators"]]
-    files += [f"{RUN}/judgements/{j}/{g}.parquet" for j in RELEASED["pairwise"] for g in config["generators"]]
-    files += [f"{RUN}/ratings/{r}/{g}.parquet" for r in RELEASED["rater"] for g in config["generators"]]
-    files += [f"{RUN}/images/{g}/manifest.parquet" for g in config["generators"] if images]
-    return files
+    files = [L.PROMPTS, L.AUDIT]
+    files += [L.scores(r, g) for r in RELEASED["rewards"] for g in config["generators"]]
+    files += [L.labels(j, g) for j in RELEASED["pairwise"] for g in config["generators"]]
+    files += [L.ratings(r, g) for r in RELEASED["rater"] for g in config["generators"]]
+    files += [L.manifest(g) for g in config["generators"] if images]
+    return [run(f) for f in files]
 
 
 def computed(names, provided):
@@ -116,13 +110,23 @@ def caption_inputs(wildcards):
     return files
 
 
+# A table's inputs depend only on the config: computed once per table, not once per job.
+TABLE_INPUTS = {
+    name: {"spec": run(L.RUN_SPEC), **{key: [run(p) for p in paths]
+                                       for key, paths in TABLE_CATALOG[name].requires(config).items()}}
+    for name in TABLES
+}
+
+
 def table_inputs(wildcards):
-    needs = table_requirements(wildcards.table, config)
-    return {
-        "spec": f"{RUN}/run.yaml",
-        "prompts": f"{RUN}/prompts/prompts.parquet",
-        "scores": [f"{RUN}/scores/{r}/{g}.parquet" for r, g in needs.scores],
-        "labels": [f"{RUN}/judgements/{j}/{g}.parquet" for j, g in needs.labels],
-        "ratings": [f"{RUN}/ratings/{r}/{g}.parquet" for r, g in needs.ratings],
-        "files": [f"{RUN}/{f}" for f in needs.files],
-    }
+    return TABLE_INPUTS[wildcards.table]
+
+
+def all_targets():
+    return (
+        [run(L.table(t)) for t in TABLES]
+        + [run(L.figure(t)) for t in TABLES]
+        + [run(L.notebook(t)) for t in TABLES]
+        + [run(L.report("md"))]
+        + experiment_targets()
+    )

@@ -1,72 +1,62 @@
-# What the side experiments (the run config's `experiments` mapping) ask of the DAG: the
-# input functions of rules/experiments.smk and experiment_targets().
-from widespectrum import experiment_steps as xsteps
-from widespectrum.analysis.build_experiments import configured_experiment_tables
-
-
-EXPERIMENTS = xsteps.experiments_of(config)
-EXPERIMENT_ITEM_SETS = [e for e in xsteps.ITEM_EXPERIMENTS if e in EXPERIMENTS]
-EXPERIMENT_RENDERS = {e: xsteps.render_generators(config, e) for e in xsteps.RENDER_EXPERIMENTS if e in EXPERIMENTS}
-EXPERIMENT_SCORED = {e: xsteps.scored_rewards(config, e) for e in xsteps.SCORED_EXPERIMENTS if e in EXPERIMENTS}
+# What the side experiments ask of the DAG, from their declarations (widespectrum.experiments):
+# the wildcard sets and input functions of rules/experiments.smk and experiment_targets().
+# Every answer is computed once here; the input functions only look it up.
+ACTIVE = {name: e for name, e in EXPERIMENTS.items() if e.spec(config) is not None}
+EXPERIMENT_ITEM_SETS = [name for name, e in ACTIVE.items() if e.has_items]
+EXPERIMENT_RENDERS = {name: e.render_generators(config) for name, e in ACTIVE.items() if e.render_generators(config)}
+EXPERIMENT_SCORED = {name: e.scored_rewards(config) for name, e in ACTIVE.items() if e.scored_rewards(config)}
 # Renders made here (prompts + generate jobs), apart from a released set's pictures filed as renders.
-EXPERIMENT_GENERATED = [e for e in EXPERIMENT_RENDERS if not xsteps.renders_released(config, e)]
-EXPERIMENT_RELEASED_RENDERS = [e for e in EXPERIMENT_RENDERS if xsteps.renders_released(config, e)]
+EXPERIMENT_GENERATED = [name for name in EXPERIMENT_RENDERS if not ACTIVE[name].renders_released(config)]
+EXPERIMENT_RELEASED_RENDERS = [name for name in EXPERIMENT_RENDERS if ACTIVE[name].renders_released(config)]
 EXPERIMENT_GENERATORS = list(dict.fromkeys(g for e in EXPERIMENT_GENERATED for g in EXPERIMENT_RENDERS[e]))
 EXPERIMENT_REWARDS = list(dict.fromkeys(r for names in EXPERIMENT_SCORED.values() for r in names))
-EXPERIMENT_REFERENCES = {e: xsteps.reference_parts(config, e) for e in xsteps.REFERENCE_EXPERIMENTS}
-EXPERIMENT_REFERENCE_PARTS = list(dict.fromkeys(p for parts in EXPERIMENT_REFERENCES.values() for p in parts))
+EXPERIMENT_RELEASED_SCORES = [name for name, e in ACTIVE.items() if e.released_score_rewards(config)]
+EXPERIMENT_EXTERNAL = {name: e.external_files(config) for name, e in ACTIVE.items() if e.external_files(config)}
+EXPERIMENT_EXTERNAL_NAMES = list(dict.fromkeys(f for files in EXPERIMENT_EXTERNAL.values() for f in files))
 
 
-def run_path(relative):
-    return f"{RUN}/{relative}"
+EXPERIMENT_PROMPT_INPUTS = {
+    name: ACTIVE[name].prompt_inputs(config) + [run(p) for p in ACTIVE[name].prompt_run_inputs(config)]
+    for name in EXPERIMENT_GENERATED
+}
+EXPERIMENT_ITEM_SPECS = {
+    name: {key: ACTIVE[name].spec(config).get(key) for key in ACTIVE[name].item_keys} | {"seed": config["seed"]}
+    for name in EXPERIMENT_ITEM_SETS
+}
+EXPERIMENT_PROMPT_SPECS = {
+    name: {key: ACTIVE[name].spec(config).get(key) for key in ACTIVE[name].prompt_keys} for name in EXPERIMENT_GENERATED
+}
+EXPERIMENT_SCORE_INPUTS = {}
+for _name in EXPERIMENT_SCORED:
+    _inputs = ACTIVE[_name].score_inputs(config)
+    EXPERIMENT_SCORE_INPUTS[_name] = {key: [run(p) for p in value] if isinstance(value, list) else run(value)
+                                      for key, value in _inputs.items()}
+EXPERIMENT_SCORE_SPECS = {name: ACTIVE[name].score_spec(config) for name in EXPERIMENT_SCORED}
+EXPERIMENT_SCORE_OWN_GPU = {name: ACTIVE[name].score_needs_gpu(config) for name in EXPERIMENT_SCORED}
 
 
 def experiment_item_spec(wildcards):
     """The keys that decide an experiment's items: a change to them rebuilds the items."""
-    spec = EXPERIMENTS[wildcards.experiment]
-    return {key: spec.get(key) for key in ("source", "n_items", "size", "released")} | {"seed": config["seed"]}
+    return EXPERIMENT_ITEM_SPECS[wildcards.experiment]
 
 
 def experiment_prompt_inputs(wildcards):
-    spec = EXPERIMENTS[wildcards.experiment]
-    if wildcards.experiment == "ava":
-        return [run_path(xsteps.items_path("ava"))]
-    if wildcards.experiment == "critical":
-        return [spec["prompts_file"]]
-    return [spec["templates_file"]] if spec["source"] == "templates_file" else []
+    return EXPERIMENT_PROMPT_INPUTS[wildcards.experiment]
 
 
 def experiment_prompt_spec(wildcards):
-    spec = EXPERIMENTS[wildcards.experiment]
-    keys = {"emotion_generation": ("source", "templates_file", "n_templates", "released", "reference_images"),
-            "critical": ("prompts_file", "n_per_topic"), "ava": ()}[wildcards.experiment]
-    return {key: spec.get(key) for key in keys}
-
-
-def released_renders_spec(wildcards):
-    """The keys that decide the released critical prompts and pictures: a change to them rewrites both."""
-    spec = EXPERIMENTS["critical"]
-    return {key: spec.get(key) for key in ("source", "released", "image_columns", "n_per_topic")}
+    return EXPERIMENT_PROMPT_SPECS[wildcards.experiment]
 
 
 def experiment_score_inputs(wildcards):
     """Items, prompts and the renders a (experiment, reward) score job reads, and the reward's model."""
-    experiment = wildcards.experiment
-    inputs = {"models": offline_models_input("rewards", "reward")(wildcards)}
-    if experiment in xsteps.ITEM_EXPERIMENTS:
-        inputs["item_table"] = run_path(xsteps.items_path(experiment))
-    if experiment in ("emotion_generation", "critical"):
-        inputs["prompts"] = run_path(xsteps.prompts_path(experiment))
-    inputs["manifests"] = [run_path(xsteps.manifest_path(experiment, g)) for g in EXPERIMENT_RENDERS.get(experiment, [])]
-    return inputs
+    return {"models": offline_models_input("rewards", "reward")(wildcards),
+            **EXPERIMENT_SCORE_INPUTS[wildcards.experiment]}
 
 
 def experiment_score_spec(wildcards):
-    """What a score job runs with: the reward's registry entry, and for faces the cropper."""
-    spec = {"reward": entry("rewards", wildcards.reward)}
-    if wildcards.experiment == "emotion_generation":
-        spec["cropper"] = EXPERIMENTS["emotion_generation"]["cropper"]
-    return spec
+    """What a score job runs with: the reward's registry entry and the experiment's own settings."""
+    return {"reward": entry("rewards", wildcards.reward), **EXPERIMENT_SCORE_SPECS[wildcards.experiment]}
 
 
 def runs_a_model(spec):
@@ -80,31 +70,19 @@ def experiment_generate_threads(wildcards):
 
 
 def experiment_score_gpu(wildcards):
-    """A GPU for a reward that runs a checkpoint, or for a face detector that does."""
-    cropper = EXPERIMENTS.get("emotion_generation", {}).get("cropper", {})
-    faces = wildcards.experiment == "emotion_generation" and cropper.get("gpu", False)
-    return int(bool(entry("rewards", wildcards.reward).get("gpu", False) or faces))
+    """A GPU for a reward that runs a checkpoint, or for the experiment's own model (a face detector)."""
+    return int(bool(entry("rewards", wildcards.reward).get("gpu", False)
+                    or EXPERIMENT_SCORE_OWN_GPU[wildcards.experiment]))
 
 
 def experiment_score_threads(wildcards):
     return 2 if runs_a_model(entry("rewards", wildcards.reward)) or experiment_score_gpu(wildcards) else 1
 
 
-def experiment_leaderboard_input(wildcards):
-    return [EXPERIMENTS["art"]["leaderboard_file"]]
-
-
-def experiment_reference_input(wildcards):
-    key = xsteps.REFERENCE_FILES[wildcards.experiment][wildcards.part][0]
-    return [EXPERIMENTS[wildcards.experiment][key]]
+def experiment_external_input(wildcards):
+    return [EXPERIMENT_EXTERNAL[wildcards.experiment][wildcards.name]]
 
 
 def experiment_targets():
-    """Every table, figure and notebook of the configured experiments, and the data behind them."""
-    tables = configured_experiment_tables(config)
-    return (
-        [run_path(f) for f in xsteps.experiment_outputs(config)]
-        + [f"{RUN}/tables/{t}.csv" for t in tables]
-        + [f"{RUN}/figures/{t}.pdf" for t in tables]
-        + [f"{RUN}/notebooks/{t}.ipynb" for t in tables]
-    )
+    """The data files the configured experiments produce (their tables are in TABLES)."""
+    return [run(f) for e in ACTIVE.values() for f in e.outputs(config)]

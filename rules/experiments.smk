@@ -1,20 +1,21 @@
-# The side experiments (SPEC E4, E6-E8, E10) under results/<run>/experiments/<experiment>/:
-# items (stand-ins or a released set) -> prompts -> one render job per (experiment,
-# generator) -> one score job per (experiment, reward). The table rule reads the scores
-# (analysis.build_experiments); E12 (fig_slopes) needs no stage of its own.
+# The side experiments under results/<run>/experiments/<experiment>/, generic over the
+# experiments' declarations (rules/experiment_inputs.smk): items (stand-ins or a released
+# set) -> prompts -> one render job per (experiment, generator) -> one score job per
+# (experiment, reward); files from outside the run are checked and copied in. The table
+# rule reads the scores; experiments without files (fig_slopes) need no stage of their own.
 
 
 rule experiment_items:
     output:
-        item_table=f"{RUN}/experiments/{{experiment}}/items.parquet",
-        images=directory(f"{RUN}/experiments/{{experiment}}/item_images"),
-        provenance=f"{RUN}/provenance/experiments/{{experiment}}/items.json",
+        item_table=run(L.experiment_items("{experiment}")),
+        images=directory(run(L.experiment_item_images("{experiment}"))),
+        provenance=run(L.provenance("experiments/{experiment}/items")),
     log:
-        f"{RUN}/logs/experiments/{{experiment}}/items.log",
+        run(L.log("experiments/{experiment}/items")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/experiments/{{experiment}}/items.tsv"
+        run(L.benchmark("experiments/{experiment}/items"))
     params:
         spec=experiment_item_spec,
     wildcard_constraints:
@@ -26,17 +27,19 @@ rule experiment_items:
 
 rule experiment_released_scores:
     input:
-        item_table=f"{RUN}/experiments/art/items.parquet",
+        item_table=run(L.experiment_items("{experiment}")),
     output:
-        f"{RUN}/experiments/art/released_scores.parquet",
+        run(L.experiment_file("{experiment}", "released_scores.parquet")),
     log:
-        f"{RUN}/logs/experiments/art/released_scores.log",
+        run(L.log("experiments/{experiment}/released_scores")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/experiments/art/released_scores.tsv"
+        run(L.benchmark("experiments/{experiment}/released_scores"))
     params:
-        released_scores=lambda wildcards: EXPERIMENTS["art"].get("released_scores"),
+        released_scores=lambda wildcards: EXPERIMENTS[wildcards.experiment].spec(config).get("released_scores"),
+    wildcard_constraints:
+        experiment=one_of(EXPERIMENT_RELEASED_SCORES),
     threads: 1
     script:
         "../scripts/experiment_released_scores.py"
@@ -46,13 +49,13 @@ rule experiment_prompts:
     input:
         experiment_prompt_inputs,
     output:
-        f"{RUN}/experiments/{{experiment}}/prompts.parquet",
+        run(L.experiment_prompts("{experiment}")),
     log:
-        f"{RUN}/logs/experiments/{{experiment}}/prompts.log",
+        run(L.log("experiments/{experiment}/prompts")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/experiments/{{experiment}}/prompts.tsv"
+        run(L.benchmark("experiments/{experiment}/prompts"))
     params:
         spec=experiment_prompt_spec,
     wildcard_constraints:
@@ -62,24 +65,28 @@ rule experiment_prompts:
         "../scripts/experiment_prompts.py"
 
 
-# E10 from the released set: its prompts and pictures, filed as prompts and per-generator
-# manifests, so the score jobs read them as they read renders. Only such a run has the rule.
-if "critical" in EXPERIMENT_RELEASED_RENDERS:
+# A released set's prompts and pictures (E10 with source: released), filed as prompts and
+# per-generator manifests, so the score jobs read them as they read renders. Its outputs
+# depend on the experiment's generators: one rule per such experiment.
+for _name in EXPERIMENT_RELEASED_RENDERS:
 
-    rule experiment_released_renders:
+    rule:
+        name:
+            f"experiment_released_renders_{_name}"
         output:
-            prompts=f"{RUN}/experiments/critical/prompts.parquet",
-            manifests=[run_path(xsteps.manifest_path("critical", g)) for g in EXPERIMENT_RENDERS["critical"]],
-            provenance=f"{RUN}/provenance/experiments/critical/released_renders.json",
+            prompts=run(L.experiment_prompts(_name)),
+            manifests=[run(L.experiment_manifest(_name, g)) for g in EXPERIMENT_RENDERS[_name]],
+            provenance=run(L.provenance(f"experiments/{_name}/released_renders")),
         log:
-            f"{RUN}/logs/experiments/critical/released_renders.log",
+            run(L.log(f"experiments/{_name}/released_renders")),
         conda:
-            "../envs/widespectrum.yaml"
+            "../envs/models.yaml"
         benchmark:
-            f"{RUN}/benchmarks/experiments/critical/released_renders.tsv"
+            run(L.benchmark(f"experiments/{_name}/released_renders"))
         params:
-            spec=released_renders_spec,
-            generators=EXPERIMENT_RENDERS["critical"],
+            experiment=_name,
+            spec={key: ACTIVE[_name].spec(config).get(key) for key in ACTIVE[_name].released_render_keys},
+            generators=EXPERIMENT_RENDERS[_name],
         threads: 1
         script:
             "../scripts/experiment_released_renders.py"
@@ -87,17 +94,17 @@ if "critical" in EXPERIMENT_RELEASED_RENDERS:
 
 rule experiment_generate:
     input:
-        prompts=f"{RUN}/experiments/{{experiment}}/prompts.parquet",
+        prompts=run(L.experiment_prompts("{experiment}")),
         models=offline_models_input("generators", "generator"),
     output:
-        manifest=f"{RUN}/experiments/{{experiment}}/images/{{generator}}/manifest.parquet",
-        provenance=f"{RUN}/provenance/experiments/{{experiment}}/generate-{{generator}}.json",
+        manifest=run(L.experiment_manifest("{experiment}", "{generator}")),
+        provenance=run(L.provenance("experiments/{experiment}/generate-{generator}")),
     log:
-        f"{RUN}/logs/experiments/{{experiment}}/generate-{{generator}}.log",
+        run(L.log("experiments/{experiment}/generate-{generator}")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/experiments/{{experiment}}/generate-{{generator}}.tsv"
+        run(L.benchmark("experiments/{experiment}/generate-{generator}"))
     params:
         settings=lambda wildcards: entry("generators", wildcards.generator),
         seed=config["seed"],
@@ -115,14 +122,14 @@ rule experiment_score:
     input:
         unpack(experiment_score_inputs),
     output:
-        scores=f"{RUN}/experiments/{{experiment}}/scores/{{reward}}.parquet",
-        provenance=f"{RUN}/provenance/experiments/{{experiment}}/score-{{reward}}.json",
+        scores=run(L.experiment_scores("{experiment}", "{reward}")),
+        provenance=run(L.provenance("experiments/{experiment}/score-{reward}")),
     log:
-        f"{RUN}/logs/experiments/{{experiment}}/score-{{reward}}.log",
+        run(L.log("experiments/{experiment}/score-{reward}")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/experiments/{{experiment}}/score-{{reward}}.tsv"
+        run(L.benchmark("experiments/{experiment}/score-{reward}"))
     params:
         spec=experiment_score_spec,
     wildcard_constraints:
@@ -135,36 +142,20 @@ rule experiment_score:
         "../scripts/experiment_score.py"
 
 
-rule experiment_leaderboard:
+rule experiment_external:
     input:
-        experiment_leaderboard_input,
+        experiment_external_input,
     output:
-        f"{RUN}/experiments/art/leaderboard.json",
+        run(L.experiment_file("{experiment}", "{name}")),
     log:
-        f"{RUN}/logs/experiments/art/leaderboard.log",
+        run(L.log("experiments/{experiment}/{name}")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/analysis.yaml"
     benchmark:
-        f"{RUN}/benchmarks/experiments/art/leaderboard.tsv"
-    threads: 1
-    script:
-        "../scripts/experiment_leaderboard.py"
-
-
-rule experiment_reference:
-    input:
-        experiment_reference_input,
-    output:
-        f"{RUN}/experiments/{{experiment}}/{{part}}.parquet",
-    log:
-        f"{RUN}/logs/experiments/{{experiment}}/{{part}}.log",
-    conda:
-        "../envs/widespectrum.yaml"
-    benchmark:
-        f"{RUN}/benchmarks/experiments/{{experiment}}/{{part}}.tsv"
+        run(L.benchmark("experiments/{experiment}/{name}"))
     wildcard_constraints:
-        experiment=one_of([e for e, parts in EXPERIMENT_REFERENCES.items() if parts]),
-        part=one_of(EXPERIMENT_REFERENCE_PARTS),
+        experiment=one_of(list(EXPERIMENT_EXTERNAL)),
+        name=one_of(EXPERIMENT_EXTERNAL_NAMES),
     threads: 1
     script:
-        "../scripts/experiment_reference.py"
+        "../scripts/experiment_external.py"

@@ -4,17 +4,17 @@
 
 rule generate:
     input:
-        prompts=f"{RUN}/prompts/prompts.parquet",
+        prompts=run(L.PROMPTS),
         models=offline_models_input("generators", "generator"),
     output:
-        images=directory(f"{RUN}/images/{{generator}}/chunk-{{chunk}}"),
-        provenance=f"{RUN}/provenance/generate/{{generator}}-{{chunk}}.json",
+        images=directory(run(L.chunk_dir("{generator}", "{chunk}"))),
+        provenance=run(L.provenance("generate/{generator}-{chunk}")),
     log:
-        f"{RUN}/logs/generate/{{generator}}-{{chunk}}.log",
+        run(L.log("generate/{generator}-{chunk}")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/generate/{{generator}}-{{chunk}}.tsv"
+        run(L.benchmark("generate/{generator}-{chunk}"))
     params:
         settings=lambda wildcards: entry("generators", wildcards.generator),
     threads: 1
@@ -26,15 +26,15 @@ rule generate:
 
 rule merge_manifest:
     input:
-        expand(f"{RUN}/images/{{{{generator}}}}/chunk-{{chunk}}", chunk=range(N_CHUNKS)),
+        [run(L.chunk_dir("{generator}", chunk)) for chunk in range(N_CHUNKS)],
     output:
-        f"{RUN}/images/{{generator}}/manifest.parquet",
+        run(L.manifest("{generator}")),
     log:
-        f"{RUN}/logs/merge_manifest/{{generator}}.log",
+        run(L.log("merge_manifest/{generator}")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/merge_manifest/{{generator}}.tsv"
+        run(L.benchmark("merge_manifest/{generator}"))
     wildcard_constraints:
         generator=one_of(computed(GENERATORS, IMG2IMG)),
     script:

@@ -1,21 +1,21 @@
-# SPEC E9: re-render a generator's low-scoring I_a images with img2img generators.
+# E9, docs/experiments.md: re-render a generator's low-scoring I_a images with img2img generators.
 
 
 rule img2img:
     input:
-        manifest=f"{RUN}/images/{config['img2img']['source']}/manifest.parquet",
-        scores=f"{RUN}/scores/{config['roles']['hpsv3']}/{config['img2img']['source']}.parquet",
-        prompts=f"{RUN}/prompts/prompts.parquet",
+        manifest=run(L.manifest(config["img2img"]["source"])),
+        scores=run(L.scores(config["roles"]["hpsv3"], config["img2img"]["source"])),
+        prompts=run(L.PROMPTS),
         models=offline_models_input("generators", "generator"),
     output:
-        manifest=f"{RUN}/images/{{generator}}/manifest.parquet",
-        provenance=f"{RUN}/provenance/generate/{{generator}}-img2img.json",
+        manifest=run(L.manifest("{generator}")),
+        provenance=run(L.provenance("generate/{generator}-img2img")),
     log:
-        f"{RUN}/logs/img2img/{{generator}}.log",
+        run(L.log("img2img/{generator}")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/img2img/{{generator}}.tsv"
+        run(L.benchmark("img2img/{generator}"))
     params:
         entry=lambda wildcards: entry("generators", wildcards.generator),
         spec=config["img2img"],

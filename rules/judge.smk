@@ -4,17 +4,17 @@
 rule judge:
     input:
         manifest=manifest,
-        prompts=f"{RUN}/prompts/prompts.parquet",
+        prompts=run(L.PROMPTS),
         models=offline_models_input("judges", "judge"),
     output:
-        labels=f"{RUN}/judgements/{{judge}}/{{generator}}.parquet",
-        provenance=f"{RUN}/provenance/judge/{{judge}}-{{generator}}.json",
+        labels=run(L.labels("{judge}", "{generator}")),
+        provenance=run(L.provenance("judge/{judge}-{generator}")),
     log:
-        f"{RUN}/logs/judge/{{judge}}-{{generator}}.log",
+        run(L.log("judge/{judge}-{generator}")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/judge/{{judge}}-{{generator}}.tsv"
+        run(L.benchmark("judge/{judge}-{generator}"))
     params:
         entry=lambda wildcards: entry("judges", wildcards.judge),
     wildcard_constraints:
@@ -31,14 +31,14 @@ rule rate:
         manifest=manifest,
         models=offline_models_input("judges", "rater"),
     output:
-        ratings=f"{RUN}/ratings/{{rater}}/{{generator}}.parquet",
-        provenance=f"{RUN}/provenance/rate/{{rater}}-{{generator}}.json",
+        ratings=run(L.ratings("{rater}", "{generator}")),
+        provenance=run(L.provenance("rate/{rater}-{generator}")),
     log:
-        f"{RUN}/logs/rate/{{rater}}-{{generator}}.log",
+        run(L.log("rate/{rater}-{generator}")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/rate/{{rater}}-{{generator}}.tsv"
+        run(L.benchmark("rate/{rater}-{generator}"))
     params:
         entry=lambda wildcards: entry("judges", wildcards.rater),
     wildcard_constraints:

@@ -4,13 +4,13 @@
 
 rule offline_models:
     output:
-        f"{RUN}/models/offline_models.json",
+        run(L.OFFLINE_MODELS),
     log:
-        f"{RUN}/logs/offline_models.log",
+        run(L.log("offline_models")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/offline_models.tsv"
+        run(L.benchmark("offline_models"))
     threads: 1
     script:
         "../scripts/build_offline_models.py"

@@ -1,17 +1,17 @@
-# Captions -> seeded dimension sampling -> rewrite into p_a (SPEC E1).
+# Captions -> seeded dimension sampling -> rewrite into p_a (E1, docs/experiments.md).
 
 
 rule prompts:
     input:
         caption_inputs,
     output:
-        f"{RUN}/prompts/prompts.parquet",
+        run(L.PROMPTS),
     log:
-        f"{RUN}/logs/prompts.log",
+        run(L.log("prompts")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/prompts.tsv"
+        run(L.benchmark("prompts"))
     params:
         spec=config["prompts"],
         seed=config["seed"],

@@ -6,11 +6,11 @@ rule ingest_released:
     output:
         released_targets(),
     log:
-        f"{RUN}/logs/ingest_released.log",
+        run(L.log("ingest_released")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/ingest_released.tsv"
+        run(L.benchmark("ingest_released"))
     params:
         released=config["released"],
     threads: 2

@@ -4,17 +4,17 @@
 rule score:
     input:
         manifest=manifest,
-        prompts=f"{RUN}/prompts/prompts.parquet",
+        prompts=run(L.PROMPTS),
         models=offline_models_input("rewards", "reward"),
     output:
-        scores=f"{RUN}/scores/{{reward}}/{{generator}}.parquet",
-        provenance=f"{RUN}/provenance/score/{{reward}}-{{generator}}.json",
+        scores=run(L.scores("{reward}", "{generator}")),
+        provenance=run(L.provenance("score/{reward}-{generator}")),
     log:
-        f"{RUN}/logs/score/{{reward}}-{{generator}}.log",
+        run(L.log("score/{reward}-{generator}")),
     conda:
-        "../envs/widespectrum.yaml"
+        "../envs/models.yaml"
     benchmark:
-        f"{RUN}/benchmarks/score/{{reward}}-{{generator}}.tsv"
+        run(L.benchmark("score/{reward}-{generator}"))
     params:
         entry=lambda wildcards: entry("rewards", wildcards.reward),
     wildcard_constraints:

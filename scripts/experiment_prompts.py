@@ -6,5 +6,5 @@ with pipeline.job(snakemake.log[0]):
         snakemake.config,
         experiment=snakemake.wildcards.experiment,
         output=snakemake.output[0],
-        items_file=snakemake.input[0] if snakemake.wildcards.experiment == "ava" else None,
+        inputs=list(snakemake.input),
     )

@@ -1,8 +1,9 @@
-"""Rule table: compute one table of the paper from the run folder's files."""
+"""Rule table: compute one table of the paper from the files the rule declares."""
 from pathlib import Path
 
 from widespectrum import pipeline
-from widespectrum.analysis.build import build_table
+from widespectrum.tables.build import build_table
 
 with pipeline.job(snakemake.log[0]):
-    build_table(snakemake.wildcards.table, Path(snakemake.input.spec).parent)
+    files = {key: list(snakemake.input[key]) for key in snakemake.input.keys() if key != "spec"}
+    build_table(snakemake.wildcards.table, Path(snakemake.input.spec).parent, files=files)

@@ -3,7 +3,8 @@ import copy
 import pytest
 import yaml
 
-from widespectrum.config import ConfigError, generation_settings, load_config, load_registry, validate_config
+from widespectrum.config import ConfigError, generation_settings, load_registry
+from widespectrum.runconfig import load_run, validate_run
 
 
 @pytest.fixture()
@@ -13,13 +14,13 @@ def demo(repo_root):
 
 def test_shipped_configs_validate(repo_root):
     for name in ("demo.yaml", "config.yaml"):
-        config = load_config(repo_root / "config" / name)
+        config = load_run(repo_root / "config" / name)
         assert config["run"] in ("demo", "paper")
 
 
 def test_defaults_are_filled(demo):
     del demo["analysis"]["tables"], demo["seed"]
-    config = validate_config(demo)
+    config = validate_run(demo)
     assert config["seed"] == 0
     assert config["results_dir"] == "results"
     assert config["prompts"]["k_choices"] == [2, 3, 4]
@@ -44,12 +45,12 @@ def test_invalid_configs_name_the_key(demo, mutate, needle):
     broken = copy.deepcopy(demo)
     mutate(broken)
     with pytest.raises(ConfigError) as err:
-        validate_config(broken)
+        validate_run(broken)
     assert needle in str(err.value)
 
 
 def test_settings_for_the_rewrite_override_the_original(repo_root):
-    registry = load_registry(load_config(repo_root / "config" / "config.yaml"))
+    registry = load_registry(load_run(repo_root / "config" / "config.yaml"))
     original = generation_settings(registry, "sd3.5m", "o")
     anti = generation_settings(registry, "sd3.5m", "a")
     assert (original["num_inference_steps"], original["guidance_scale"]) == (40, 4.0)
@@ -59,26 +60,26 @@ def test_settings_for_the_rewrite_override_the_original(repo_root):
 
 def test_released_run_needs_images_for_rewards_the_release_lacks(repo_root):
     config = yaml.safe_load((repo_root / "config" / "released.yaml").read_text())
-    validate_config(config)
+    validate_run(config)
     config["rewards"].append("pickscore")
     with pytest.raises(ConfigError, match="rewards: 'pickscore' is not in the released data; set released.images"):
-        validate_config(config)
+        validate_run(config)
     config["released"]["images"] = True
-    validate_config(config)
+    validate_run(config)
 
 
 def test_released_block_is_checked(repo_root):
     config = yaml.safe_load((repo_root / "config" / "released.yaml").read_text())
     config["released"]["duplicates"] = "both"
     with pytest.raises(ConfigError, match="released.duplicates: 'both' is not one of"):
-        validate_config(config)
+        validate_run(config)
 
 
 def test_prompt_sources(repo_root):
-    config = load_config(repo_root / "config" / "config.yaml")
+    config = load_run(repo_root / "config" / "config.yaml")
     assert config["prompts"]["source"] == "released"
     assert config["prompts"]["released"]["local_dir"] is None  # default filled
     raw = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())
     del raw["prompts"]["released"]
     with pytest.raises(ConfigError, match="prompts: 'released' is a required property"):
-        validate_config(raw)
+        validate_run(raw)

@@ -16,15 +16,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from PIL import Image
 
-from widespectrum import contracts, experiment_steps as steps
-from widespectrum.analysis.build_experiments import (EXPERIMENT_TABLE_NAMES, compute_experiment_table,
-                                                     configured_experiment_tables, experiment_requirements)
-from widespectrum.config import ConfigError, load_registry, validate_config
+from widespectrum import contracts, experiment_steps as steps, layout
+from widespectrum.config import ConfigError, load_registry
 from widespectrum.contracts import EMOTIONS, EMOTIONS_NEGATIVE, OK
-from widespectrum.experiments.ava import AVA_ITEMS
-from widespectrum.experiments.emotion import EMOTION_ITEMS
+from widespectrum.experiments import EXPERIMENTS
+from widespectrum.experiments.ava.measure import AVA_ITEMS
+from widespectrum.experiments.emotion.measure import EMOTION_ITEMS
+from widespectrum.experiments.references import read_reference_file
+from widespectrum.runconfig import ExperimentChecks, TableChecks, validate_run
+from widespectrum.tables.build import compute_table
+from widespectrum.tables.catalog import TABLES, configured_tables
 from widespectrum.images import load_image
 from widespectrum.prompts.dimensions import DIMENSIONS
 from .fixtures.released_data import png_bytes
@@ -35,7 +39,7 @@ N_ITEMS = 6
 LEADERBOARD = "config/experiments/demo_leaderboard.yaml"
 
 
-def _base_config(results_dir: Path, experiments: dict) -> dict:
+def _base_config(results_dir: Path, experiments: dict, generators_registry: Path | None = None) -> dict:
     raw = {
         "run": "steps", "results_dir": str(results_dir), "seed": 7, "demo": True,
         "generators": ["oracle", "sugarwater"], "rewards": ["aesthetic", "brightness", "contrast"],
@@ -45,10 +49,25 @@ def _base_config(results_dir: Path, experiments: dict) -> dict:
         "analysis": {"bootstrap": {"n": 50, "seed": 0}},
         "experiments": experiments,
     }
-    return validate_config(raw)
+    if generators_registry is not None:
+        raw["registry"] = {"generators": str(generators_registry)}
+    return validate_run(raw)
 
 
-EXPERIMENTS = {
+def _small_sugarwater_registry(folder: Path) -> Path:
+    """The generators registry with sugarwater rendering at 64 px, so its kind-'o' renders differ from oracle's.
+
+    Both procedural generators render kind 'o' as the same bundled photo; at
+    another size the resized pixels differ, so pairwise tables have decided pairs.
+    """
+    entries = yaml.safe_load(Path("config/generators.yaml").read_text())
+    entries["sugarwater"] = {**entries["sugarwater"], "options": {"size": 64}}
+    path = folder / "generators.yaml"
+    path.write_text(yaml.safe_dump(entries))
+    return path
+
+
+BLOCKS = {
     "emotion": {"n_items": N_ITEMS, "size": SIZE, "rewards": ["brightness", "aesthetic"]},
     "emotion_generation": {"n_templates": 2, "reference_images": ["astronaut", "chelsea"],
                            "generators": ["oracle", "sugarwater"], "cropper": {"loader": "centre"},
@@ -66,30 +85,38 @@ def _path(config: dict, relative: str) -> Path:
     return Path(config["results_dir"]) / config["run"] / relative
 
 
+def _active(config: dict) -> dict:
+    return {name: e for name, e in EXPERIMENTS.items() if e.spec(config) is not None}
+
+
 def _run_experiments(config: dict) -> None:
-    """Every data step, in DAG order, for every block of the config."""
-    for experiment in steps.ITEM_EXPERIMENTS:
-        if experiment in config["experiments"]:
-            steps.build_items(config, experiment, _path(config, steps.items_path(experiment)),
-                              _path(config, steps.item_images_dir(experiment)),
-                              _path(config, f"provenance/experiments/{experiment}/items.json"))
-    for experiment in steps.RENDER_EXPERIMENTS:
-        items = _path(config, steps.items_path(experiment)) if experiment == "ava" else None
-        steps.build_prompts(config, experiment, _path(config, steps.prompts_path(experiment)), items)
-        for generator in steps.render_generators(config, experiment):
-            steps.generate(config, experiment, generator, _path(config, steps.prompts_path(experiment)),
-                           _path(config, steps.manifest_path(experiment, generator)),
-                           _path(config, f"provenance/experiments/{experiment}/generate-{generator}.json"))
-    for experiment in steps.SCORED_EXPERIMENTS:
-        items = _path(config, steps.items_path(experiment)) if experiment in steps.ITEM_EXPERIMENTS else None
-        prompts = _path(config, steps.prompts_path(experiment)) if experiment in steps.RENDER_EXPERIMENTS else None
-        manifests = [_path(config, steps.manifest_path(experiment, g))
-                     for g in steps.render_generators(config, experiment)]
-        for reward in steps.scored_rewards(config, experiment):
-            steps.score(config, experiment, reward, _path(config, steps.scores_path(experiment, reward)),
-                        _path(config, f"provenance/experiments/{experiment}/score-{reward}.json"),
-                        items_file=items, prompts_file=prompts, manifest_files=manifests)
-    steps.write_leaderboard(config, _path(config, steps.LEADERBOARD))
+    """Every data step, in DAG order, for every block of the config, as the experiments declare them."""
+    active = _active(config)
+    for name, experiment in active.items():
+        if experiment.has_items:
+            steps.build_items(config, name, _path(config, layout.experiment_items(name)),
+                              _path(config, layout.experiment_item_images(name)),
+                              _path(config, layout.provenance(f"experiments/{name}/items")))
+    for name, experiment in active.items():
+        if not experiment.render_generators(config):
+            continue
+        inputs = experiment.prompt_inputs(config) + [_path(config, p) for p in experiment.prompt_run_inputs(config)]
+        steps.build_prompts(config, name, _path(config, layout.experiment_prompts(name)), inputs)
+        for generator in experiment.render_generators(config):
+            steps.generate(config, name, generator, _path(config, layout.experiment_prompts(name)),
+                           _path(config, layout.experiment_manifest(name, generator)),
+                           _path(config, layout.provenance(f"experiments/{name}/generate-{generator}")))
+    for name, experiment in active.items():
+        inputs = experiment.score_inputs(config)
+        for reward in experiment.scored_rewards(config):
+            steps.score(config, name, reward, _path(config, layout.experiment_scores(name, reward)),
+                        _path(config, layout.provenance(f"experiments/{name}/score-{reward}")),
+                        items_file=_path(config, inputs["item_table"]) if "item_table" in inputs else None,
+                        prompts_file=_path(config, inputs["prompts"]) if "prompts" in inputs else None,
+                        manifest_files=[_path(config, m) for m in inputs["manifests"]])
+    for name, experiment in active.items():
+        for file_name in experiment.external_files(config):
+            steps.ingest_external(config, name, file_name, _path(config, layout.experiment_file(name, file_name)))
 
 
 def _write_slopes_inputs(config: dict) -> dict:
@@ -140,21 +167,18 @@ def _write_reference_files(folder: Path) -> dict:
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("experiments")
     files = _write_reference_files(root)
-    blocks = {**EXPERIMENTS,
+    blocks = {**BLOCKS,
               "validation": {"pred_file": str(files["pred"]), "truth_file": str(files["truth"]), "judge": "J"},
               "human": {"ratings_file": str(files["ratings"]), "judge_ratings_file": str(files["judge_ratings"]),
                         "labels_file": str(files["labels"]), "judge_labels_file": str(files["judge_labels"])}}
-    config = _base_config(root / "results", blocks)
+    config = _base_config(root / "results", blocks, _small_sugarwater_registry(root))
     _run_experiments(config)
-    for experiment in steps.REFERENCE_EXPERIMENTS:
-        for part in steps.reference_parts(config, experiment):
-            steps.ingest_reference(config, experiment, part, _path(config, steps.reference_path(experiment, part)))
     slopes = _write_slopes_inputs(config)
     return {"config": config, "run_dir": _path(config, ""), "files": files, "slopes": slopes}
 
 
 def _table(run, name):
-    return compute_experiment_table(name, run["run_dir"], run["config"])
+    return compute_table(name, run["run_dir"], run["config"])
 
 
 def _probe(run_dir: Path, row, probe) -> float:
@@ -194,10 +218,12 @@ def test_reference_problems_name_unrunnable_entries(tmp_path):
     }
     config = _base_config(tmp_path, {})
     with pytest.raises(ConfigError, match="experiments.ava.generator: 'no-such-generator'"):
-        validate_config({**config, "experiments": broken})
-    config["experiments"] = steps.validate_experiments({**config, "experiments": broken})["experiments"]
-    config["analysis"]["tables"] = ["tab_emotion"]
-    problems = "\n".join(steps.experiment_reference_problems(config, load_registry(config)))
+        validate_run({**config, "experiments": broken})
+    config["experiments"] = broken
+    ExperimentChecks().fill(config)
+    config["analysis"]["tables"] = ["tab_emotion", "tab_nothing"]
+    registry = load_registry(config)
+    problems = "\n".join(ExperimentChecks().problems(config, registry) + TableChecks().problems(config, registry))
     assert "experiments.ava.generator: 'no-such-generator' is not in the generators registry" in problems
     assert "experiments.ava.reward: 'hpsv3' has no loader yet" in problems
     assert ("experiments.critical.pair[1]: 'tiny-flux' loads the offline model 'tiny-flux', "
@@ -205,54 +231,63 @@ def test_reference_problems_name_unrunnable_entries(tmp_path):
     assert "experiments.critical.alternatives: 'contrast' is not one of its rewards" in problems
     assert "experiments.slopes.rewards: 'sharpness' is not one of the run's rewards" in problems
     assert "analysis.tables: tab_emotion needs experiments.emotion" in problems
+    assert "analysis.tables: unknown table 'tab_nothing'" in problems
     assert "cropper.loader: unknown cropper 'yolo'" in problems
-    assert steps.experiment_reference_problems(_base_config(tmp_path, EXPERIMENTS), load_registry(config)) == []
+    assert ExperimentChecks().problems(_base_config(tmp_path, BLOCKS), registry) == []
 
 
 def test_requirements_and_outputs_follow_the_blocks(run):
     config = run["config"]
-    assert configured_experiment_tables(config) == list(EXPERIMENT_TABLE_NAMES)
-    assert experiment_requirements("tab_emotion", config)["files"] == [
-        "experiments/emotion/scores/brightness.parquet", "experiments/emotion/scores/aesthetic.parquet"]
-    assert experiment_requirements("tab_real_arts", config)["files"] == [
-        "experiments/art/scores/aesthetic.parquet", "experiments/art/scores/brightness.parquet",
-        "experiments/art/leaderboard.json"]
-    slopes = experiment_requirements("fig_slopes", config)
-    assert slopes["scores"] == [(r, g) for r in ("aesthetic", "brightness", "contrast")
+    # the default analysis.tables, then every table of each block the config has, none of vsf or img2img
+    assert configured_tables(config) == [
+        "tab_gen", "tab_reward_model", "tab_align_p", "tab_emotion", "fig_emotion_bias", "tab_emotion_gen",
+        "fig_diff", "tab_real_arts", "tab_critical_selection", "tab_critical_test", "fig_slopes", "tab_val",
+        "human_validation"]
+    assert TABLES["tab_emotion"].requires(config) == {
+        "scores": ["experiments/emotion/scores/brightness.parquet", "experiments/emotion/scores/aesthetic.parquet"]}
+    assert TABLES["tab_real_arts"].requires(config) == {
+        "scores": ["experiments/art/scores/aesthetic.parquet", "experiments/art/scores/brightness.parquet"],
+        "leaderboard": ["experiments/art/leaderboard.json"]}
+    slopes = TABLES["fig_slopes"].requires(config)
+    assert slopes["scores"] == [f"scores/{r}/{g}.parquet" for r in ("aesthetic", "brightness", "contrast")
                                 for g in ("oracle", "sugarwater")]
-    assert slopes["ratings"] == [("probe-rater", "oracle"), ("probe-rater", "sugarwater")]
-    assert experiment_requirements("human_validation", config)["files"] == [
-        f"experiments/human/{p}.parquet" for p in ("ratings", "judge_ratings", "labels", "judge_labels")]
-    outputs = steps.experiment_outputs(config)
+    assert slopes["ratings"] == ["ratings/probe-rater/oracle.parquet", "ratings/probe-rater/sugarwater.parquet"]
+    assert TABLES["human_validation"].requires(config) == {
+        p: [f"experiments/human/{p}.parquet"] for p in ("ratings", "judge_ratings", "labels", "judge_labels")}
+    outputs = [f for e in _active(config).values() for f in e.outputs(config)]
     assert all((run["run_dir"] / f).is_file() for f in outputs)
-    assert len(outputs) == 2 + 1 + 1 + 2 + 2 + 1 + 2 + 4
-    assert configured_experiment_tables({"experiments": {"ava": {}}}) == ["fig_diff"]
-    with pytest.raises(KeyError, match="needs experiments.critical"):
-        experiment_requirements("tab_critical_test", {"experiments": {}})
+    # emotion 2 rewards, emotion_generation 1, ava 1, art 2 + leaderboard, critical 2, validation 2, human 4
+    assert len(outputs) == 2 + 1 + 1 + 3 + 2 + 2 + 4
+    only_ava = _base_config(run["config"]["results_dir"], {"ava": BLOCKS["ava"]})
+    assert configured_tables(only_ava) == ["tab_gen", "tab_reward_model", "tab_align_p", "fig_diff"]
+    with pytest.raises(KeyError, match="experiments.critical is not in the config"):
+        TABLES["tab_critical_test"].requires(only_ava)
 
 
 # ---------------------------------------------------------------- the data stages
 
 def test_items_prompts_and_renders_follow_their_contracts(run):
     run_dir, config = run["run_dir"], run["config"]
-    emotion = contracts.read_table(run_dir / steps.items_path("emotion"), EMOTION_ITEMS)
+    emotion = contracts.read_table(run_dir / layout.experiment_items("emotion"), EMOTION_ITEMS)
     assert len(emotion) == N_ITEMS * len(EMOTIONS) and (emotion["status"] == OK).all()
     for row in emotion.itertuples():
         assert contracts.sha256_file(run_dir / row.path) == row.sha256
-    emotion_prompts = contracts.read_table(run_dir / steps.prompts_path("emotion_generation"), contracts.PROMPTS)
+    emotion_prompts = contracts.read_table(run_dir / layout.experiment_prompts("emotion_generation"), contracts.PROMPTS)
     assert len(emotion_prompts) == 2 * len(EMOTIONS)
     # a template's four emotions share a reference picture and a seed key
     assert emotion_prompts.groupby("caption_id")["reference_image"].nunique().eq(1).all()
     assert sorted(emotion_prompts["reference_image"].unique()) == ["astronaut", "chelsea"]
-    critical = contracts.read_table(run_dir / steps.prompts_path("critical"), contracts.PROMPTS)
+    critical = contracts.read_table(run_dir / layout.experiment_prompts("critical"), contracts.PROMPTS)
     assert len(critical) == 5 * 2 and critical.groupby("topic").size().eq(2).all()
-    ava_prompts = contracts.read_table(run_dir / steps.prompts_path("ava"), contracts.PROMPTS)
-    ava_items = contracts.read_table(run_dir / steps.items_path("ava"), AVA_ITEMS)
+    ava_prompts = contracts.read_table(run_dir / layout.experiment_prompts("ava"), contracts.PROMPTS)
+    ava_items = contracts.read_table(run_dir / layout.experiment_items("ava"), AVA_ITEMS)
     assert ava_prompts["prompt_original"].tolist() == ava_items.sort_values("item_id")["caption_clean"].tolist()
-    for experiment in steps.RENDER_EXPERIMENTS:
-        prompts = contracts.read_table(run_dir / steps.prompts_path(experiment), contracts.PROMPTS)
-        for generator in steps.render_generators(config, experiment):
-            manifest = contracts.read_table(run_dir / steps.manifest_path(experiment, generator), contracts.MANIFEST)
+    for experiment, declared in _active(config).items():
+        if not declared.render_generators(config):
+            continue
+        prompts = contracts.read_table(run_dir / layout.experiment_prompts(experiment), contracts.PROMPTS)
+        for generator in declared.render_generators(config):
+            manifest = contracts.read_table(run_dir / layout.experiment_manifest(experiment, generator), contracts.MANIFEST)
             assert sorted(manifest["prompt_id"]) == sorted(prompts["prompt_id"])
             assert (manifest["image_kind"] == "o").all() and (manifest["status"] == OK).all()
             assert (manifest["generator"] == generator).all()
@@ -268,18 +303,28 @@ def test_scores_follow_their_contracts(run):
     expected_rows = {"emotion": N_ITEMS * 3 * 2, "emotion_generation": 2 * 2 * len(EMOTIONS), "ava": N_ITEMS * 2,
                      "art": N_ITEMS * 2, "critical": 10 * 2}
     for experiment, schema in schemas.items():
-        for reward in steps.scored_rewards(config, experiment):
-            frame = contracts.read_table(run_dir / steps.scores_path(experiment, reward), schema)
+        for reward in EXPERIMENTS[experiment].scored_rewards(config):
+            frame = contracts.read_table(run_dir / layout.experiment_scores(experiment, reward), schema)
             assert len(frame) == expected_rows[experiment], (experiment, reward)
             assert (frame["status"] == OK).all() and (frame["reward"] == reward).all()
             record = json.loads((run_dir / f"provenance/experiments/{experiment}/score-{reward}.json").read_text())
             assert record["component"]["name"] == reward
-    faces = contracts.read_table(run_dir / steps.scores_path("emotion_generation", "brightness"), contracts.FACE_SCORES)
+    faces = contracts.read_table(run_dir / layout.experiment_scores("emotion_generation", "brightness"), contracts.FACE_SCORES)
     record = json.loads((run_dir / "provenance/experiments/emotion_generation/score-brightness.json").read_text())
     assert record["cropper"]["name"] == "centre-crop" and record["generators"] == ["oracle", "sugarwater"]
-    # kind 'o' of a procedural generator is its reference photo: both generators agree
-    by_generator = faces.pivot(index="prompt_id", columns="generator", values="score")
-    assert np.allclose(by_generator["oracle"], by_generator["sugarwater"])
+    # the score is the reward of the picture's central 60 % (the demo's face crop), by hand
+    scored = faces.set_index(["generator", "prompt_id"])["score"]
+    for generator in ("oracle", "sugarwater"):
+        manifest = contracts.read_table(run_dir / layout.experiment_manifest("emotion_generation", generator),
+                                        contracts.MANIFEST)
+        for row in manifest.itertuples():
+            picture = Image.open(run_dir / row.path).convert("RGB")
+            width, height = picture.size
+            crop_w, crop_h = round(0.6 * width), round(0.6 * height)
+            left, top = (width - crop_w) // 2, (height - crop_h) // 2
+            face = picture.crop((left, top, left + crop_w, top + crop_h))
+            assert scored[(generator, row.prompt_id)] == pytest.approx(imagestats.brightness(face))
+    assert not np.allclose(scored.xs("oracle"), scored.xs("sugarwater").loc[scored.xs("oracle").index])
 
 
 # ---------------------------------------------------------------- the tables
@@ -310,7 +355,7 @@ def test_every_table_computes_with_its_columns(run):
 
 def test_emotion_accuracy_matches_a_hand_count(run):
     run_dir = run["run_dir"]
-    items = contracts.read_table(run_dir / steps.items_path("emotion"), EMOTION_ITEMS)
+    items = contracts.read_table(run_dir / layout.experiment_items("emotion"), EMOTION_ITEMS)
     brightness = {(r.item_id, r.image_emotion): _probe(run_dir, r, imagestats.brightness) for r in items.itertuples()}
     table = _table(run, "tab_emotion").frame.set_index("reward")
     for emotion, column in (("angry", "anger"), ("fearful", "fearfulness"), ("sad", "sadness")):
@@ -324,8 +369,8 @@ def test_emotion_accuracy_matches_a_hand_count(run):
 
 def test_ava_gap_matches_a_hand_computation(run):
     run_dir = run["run_dir"]
-    items = contracts.read_table(run_dir / steps.items_path("ava"), AVA_ITEMS).set_index("item_id")
-    manifest = contracts.read_table(run_dir / steps.manifest_path("ava", "oracle"), contracts.MANIFEST)
+    items = contracts.read_table(run_dir / layout.experiment_items("ava"), AVA_ITEMS).set_index("item_id")
+    manifest = contracts.read_table(run_dir / layout.experiment_manifest("ava", "oracle"), contracts.MANIFEST)
     gaps = [_probe(run_dir, render, imagestats.aesthetic) - _probe(run_dir, items.loc[render.prompt_id], imagestats.aesthetic)
             for render in manifest.itertuples()]
     table = _table(run, "fig_diff").frame.set_index("class")
@@ -337,9 +382,9 @@ def test_ava_gap_matches_a_hand_computation(run):
 
 def test_real_arts_placement_matches_the_leaderboard(run):
     run_dir = run["run_dir"]
-    items = contracts.read_table(run_dir / steps.items_path("art"), steps.item_schema("art"))
+    items = contracts.read_table(run_dir / layout.experiment_items("art"), EXPERIMENTS["art"].item_schema())
     r = np.mean([_probe(run_dir, row, imagestats.aesthetic) for row in items.itertuples()])
-    entries = json.loads((run_dir / steps.LEADERBOARD).read_text())["entries"]
+    entries = json.loads((run_dir / layout.experiment_file("art", "leaderboard.json")).read_text())["entries"]
     scores = np.array([e["score"] for e in entries])
     result = _table(run, "tab_real_arts")
     row = result.frame.iloc[0]
@@ -350,13 +395,43 @@ def test_real_arts_placement_matches_the_leaderboard(run):
     assert result.records["leaderboard_source"].startswith("made up for the offline demo")
 
 
-def test_critical_tables_count_ties_of_identical_renders(run):
-    # both procedural generators render kind 'o' as the same reference photo
+def _wilcoxon_greater(d: np.ndarray) -> tuple[int, float, float]:
+    """n, Z and one-sided p of the signed-rank test of d > 0, from the textbook formulas: zeros dropped,
+    tied |d| share their mean rank and shrink the variance by sum(t^3 - t)/48, normal approximation
+    with continuity correction."""
+    d = d[d != 0]
+    n = len(d)
+    magnitudes = np.abs(d)
+    order = np.sort(magnitudes)
+    ranks = np.array([np.flatnonzero(order == m).mean() + 1 for m in magnitudes])
+    w_plus = ranks[d > 0].sum()
+    ties = [int((order == m).sum()) for m in np.unique(order)]
+    sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - sum(t ** 3 - t for t in ties) / 48)
+    z = (w_plus - n * (n + 1) / 4 - 0.5) / sigma
+    return n, z, 0.5 * math.erfc(z / math.sqrt(2))
+
+
+def test_critical_tables_match_a_hand_count_and_test(run):
+    run_dir = run["run_dir"]
+    prompts = contracts.read_table(run_dir / layout.experiment_prompts("critical"), contracts.PROMPTS)
+    pictures = {g: contracts.read_table(run_dir / layout.experiment_manifest("critical", g),
+                                        contracts.MANIFEST).set_index("prompt_id")
+                for g in ("oracle", "sugarwater")}
     selection = _table(run, "tab_critical_selection").frame.set_index("reward")
-    assert (selection["ties"] == 10).all() and (selection["oracle_selected"] == 0).all()
     test = _table(run, "tab_critical_test").frame.set_index("reward")
+    for reward, probe in (("aesthetic", imagestats.aesthetic), ("brightness", imagestats.brightness)):
+        score = {g: np.array([probe(Image.open(run_dir / frame.loc[p, "path"]).convert("RGB"))
+                              for p in prompts["prompt_id"]]) for g, frame in pictures.items()}
+        d = score["oracle"] - score["sugarwater"]
+        assert selection.loc[reward, "oracle_selected"] == int((d > 0).sum())
+        assert selection.loc[reward, "sugar_selected"] == int((d < 0).sum())
+        assert selection.loc[reward, "ties"] == int((d == 0).sum())
+        # brightness is tested with alternative "less": the same test of -d
+        n, z, p = _wilcoxon_greater(d if reward == "aesthetic" else -d)
+        assert n > 0 and test.loc[reward, "n"] == n and test.loc[reward, "n_pairs"] == len(d)
+        assert test.loc[reward, "p"] == pytest.approx(p, rel=1e-9)
+        assert test.loc[reward, "effect_r"] == pytest.approx((z if reward == "aesthetic" else -z) / math.sqrt(n))
     assert test.loc["brightness", "alternative"] == "less" and test.loc["aesthetic", "alternative"] == "greater"
-    assert (test["n_pairs"] == 10).all() and (test["n"] == 0).all()
 
 
 def test_slopes_recover_the_planted_coefficients(run):
@@ -389,14 +464,14 @@ def test_reference_files_are_checked(tmp_path):
     bad = tmp_path / "pred.csv"
     pd.DataFrame({"image_id": ["a"], "dim": ["clarity"], "score": [1.0]}).to_csv(bad, index=False)
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['dimension'\]"):
-        steps.read_reference_file(bad, ("image_id", "dimension", "score"), "experiments.validation.pred_file")
+        read_reference_file(bad, ("image_id", "dimension", "score"), "experiments.validation.pred_file")
     with pytest.raises(FileNotFoundError):
-        steps.read_reference_file(tmp_path / "none.csv", ("image_id",), "x")
+        read_reference_file(tmp_path / "none.csv", ("image_id",), "x")
 
 
 def test_missing_inputs_become_notes(tmp_path):
     config = _base_config(tmp_path, {"critical": {"pair": ["oracle", "sugarwater"], "rewards": ["aesthetic"]}})
-    result = compute_experiment_table("tab_critical_test", tmp_path / "empty", config)
+    result = compute_table("tab_critical_test", tmp_path / "empty", config)
     assert "missing input experiments/critical/scores/aesthetic.parquet" in result.notes
     assert math.isnan(result.frame.loc[0, "p"])
 
@@ -431,21 +506,21 @@ def test_released_items_and_prompts_from_local_parquet(tmp_path):
         "emotion_generation": {"source": "released", "released": {**released, "local_dir": str(data / "prompts")},
                                "generators": ["oracle"], "cropper": {"loader": "centre"}, "reward": "brightness"},
     })
-    emotion = steps.build_items(config, "emotion", _path(config, steps.items_path("emotion")),
-                                _path(config, steps.item_images_dir("emotion")))
+    emotion = steps.build_items(config, "emotion", _path(config, layout.experiment_items("emotion")),
+                                _path(config, layout.experiment_item_images("emotion")))
     assert len(emotion) == 4 and (emotion["status"] == OK).all()
     assert emotion["prompt_template"].unique().tolist() == ["A person with a [emotion] face."]
-    art = steps.build_items(config, "art", _path(config, steps.items_path("art")),
-                            _path(config, steps.item_images_dir("art")))
+    art = steps.build_items(config, "art", _path(config, layout.experiment_items("art")),
+                            _path(config, layout.experiment_item_images("art")))
     assert art["status"].tolist()[0] == OK and art["status"].tolist()[1].startswith("error: undecodable image")
-    assert steps.scored_rewards(config, "art") == ["brightness"]
+    assert EXPERIMENTS["art"].scored_rewards(config) == ["brightness"]
     # hpsv3 has no loader, but its art scores come from the released set
-    assert steps.experiment_reference_problems(config, load_registry(config)) == []
-    released_scores = steps.released_art_scores(config, _path(config, steps.items_path("art")),
-                                                _path(config, steps.RELEASED_ART_SCORES))
+    assert ExperimentChecks().problems(config, load_registry(config)) == []
+    released_scores = steps.released_scores(config, "art", _path(config, layout.experiment_items("art")),
+                                            _path(config, layout.experiment_file("art", "released_scores.parquet")))
     assert released_scores["score"].tolist()[0::2] == [5.5, 6.0]
     assert released_scores["status"].tolist()[1] == "no hpsv3 score in the released set"
-    frame = steps.build_prompts(config, "emotion_generation", _path(config, steps.prompts_path("emotion_generation")))
+    frame = steps.build_prompts(config, "emotion_generation", _path(config, layout.experiment_prompts("emotion_generation")))
     assert sorted(frame["emotion"]) == sorted(EMOTIONS) and frame["seed_key"].nunique() == 1
 
 
@@ -473,38 +548,39 @@ def _released_critical_config(tmp_path: Path, data: Path, **overrides) -> dict:
 
 
 def _released_critical_renders(config: dict) -> dict:
-    outputs = {g: _path(config, steps.manifest_path("critical", g)) for g in steps.render_generators(config, "critical")}
-    return steps.released_critical_renders(config, _path(config, steps.prompts_path("critical")), outputs,
-                                           _path(config, "provenance/experiments/critical/released_renders.json"))
+    outputs = {g: _path(config, layout.experiment_manifest("critical", g))
+               for g in EXPERIMENTS["critical"].render_generators(config)}
+    return steps.released_renders(config, "critical", _path(config, layout.experiment_prompts("critical")), outputs,
+                                  _path(config, layout.provenance("experiments/critical/released_renders")))
 
 
 def test_released_critical_pictures_are_scored_as_renders(tmp_path):
     released = _write_critical_set(tmp_path / "critical")
     config = _released_critical_config(tmp_path, tmp_path / "critical")
-    assert steps.renders_released(config, "critical") and steps.render_generators(config, "critical") == [
-        "oracle", "sugarwater"]
-    assert steps.experiment_reference_problems(config, load_registry(config)) == []
+    critical = EXPERIMENTS["critical"]
+    assert critical.renders_released(config) and critical.render_generators(config) == ["oracle", "sugarwater"]
+    assert ExperimentChecks().problems(config, load_registry(config)) == []
     with pytest.raises(ConfigError, match="source released"):
-        steps.build_prompts(config, "critical", _path(config, steps.prompts_path("critical")))
+        steps.build_prompts(config, "critical", _path(config, layout.experiment_prompts("critical")))
     manifests = _released_critical_renders(config)
-    prompts = contracts.read_table(_path(config, steps.prompts_path("critical")), contracts.PROMPTS)
+    prompts = contracts.read_table(_path(config, layout.experiment_prompts("critical")), contracts.PROMPTS)
     # the first two prompts of each topic, ids from topic and item id
     expected_ids = ["police_violence-000", "police_violence-001", "war-003", "war-004"]
     assert prompts["prompt_id"].tolist() == expected_ids
     assert prompts["prompt_original"].tolist() == [released["prompt"][i] for i in (0, 1, 3, 4)]
     assert prompts["label"].tolist() == ["1", "0", "1", "0"]
     for generator, manifest in manifests.items():
-        on_disk = contracts.read_table(_path(config, steps.manifest_path("critical", generator)), contracts.MANIFEST)
+        on_disk = contracts.read_table(_path(config, layout.experiment_manifest("critical", generator)), contracts.MANIFEST)
         assert on_disk["prompt_id"].tolist() == expected_ids and (on_disk["image_kind"] == "o").all()
         assert (on_disk["generator"] == generator).all()
     assert manifests["sugarwater"]["status"].tolist()[-1].startswith("error: undecodable image")
 
-    manifest_files = [_path(config, steps.manifest_path("critical", g)) for g in ("oracle", "sugarwater")]
-    scores = steps.score(config, "critical", "brightness", _path(config, steps.scores_path("critical", "brightness")),
-                         _path(config, "provenance/experiments/critical/score-brightness.json"),
-                         prompts_file=_path(config, steps.prompts_path("critical")), manifest_files=manifest_files)
-    assert _path(config, steps.scores_path("critical", "brightness")).is_file()
-    assert steps.experiment_outputs(config) == [steps.scores_path("critical", "brightness")]
+    manifest_files = [_path(config, layout.experiment_manifest("critical", g)) for g in ("oracle", "sugarwater")]
+    scores = steps.score(config, "critical", "brightness", _path(config, layout.experiment_scores("critical", "brightness")),
+                         _path(config, layout.provenance("experiments/critical/score-brightness")),
+                         prompts_file=_path(config, layout.experiment_prompts("critical")), manifest_files=manifest_files)
+    assert _path(config, layout.experiment_scores("critical", "brightness")).is_file()
+    assert critical.outputs(config) == [layout.experiment_scores("critical", "brightness")]
     by_key = scores.set_index(["generator", "prompt_id"])
     for generator, column in (("oracle", "DanceFlux"), ("sugarwater", "Flux Krea")):
         for row, prompt_id in zip((0, 1, 3, 4), expected_ids):

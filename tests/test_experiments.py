@@ -12,15 +12,12 @@ import pytest
 from scipy import stats as scipy_stats
 from sklearn.metrics import f1_score
 
-from widespectrum.analysis.build_experiments import compute_experiment_table
 from widespectrum.analysis.experiments import (
-    EXPERIMENT_TABLES,
     fig_diff,
     fig_emotion_bias,
     fig_slopes,
     human_agreement,
     judge_validation,
-    select_img2img_inputs,
     tab_critical_selection,
     tab_critical_test,
     tab_emotion,
@@ -41,7 +38,9 @@ from widespectrum.contracts import (
     SCORES,
 )
 from widespectrum.contracts import write_table
-from widespectrum.experiment_steps import scores_path
+from widespectrum.experiments.img2img.selection import select_img2img_inputs
+from widespectrum.layout import experiment_scores
+from widespectrum.tables.build import compute_table
 from widespectrum.prompts.dimensions import DIMENSIONS
 
 FAILED = "error: out of memory"
@@ -250,10 +249,10 @@ def test_tab_emotion_gen_intervals_are_seeded_and_can_be_skipped(face_run):
 
 def test_tab_emotion_gen_from_a_run_folder_takes_the_bootstrap_from_the_config(face_run, tmp_path):
     _, faces = face_run
-    write_table(faces, tmp_path / scores_path("emotion_generation", "blip"), FACE_SCORES)
+    write_table(faces, tmp_path / experiment_scores("emotion_generation", "blip"), FACE_SCORES)
     config = {"experiments": {"emotion_generation": {"generators": FACE_GENERATORS, "reward": "blip"}},
               "analysis": {"bootstrap": {"n": 120, "seed": 9}}}
-    built = compute_experiment_table("tab_emotion_gen", tmp_path, config)
+    built = compute_table("tab_emotion_gen", tmp_path, config)
     direct = tab_emotion_gen(faces, generators=FACE_GENERATORS, reward="blip", n_boot=120, seed=9)
     pd.testing.assert_frame_equal(built.frame, direct.frame)
     assert built.records["bootstrap"] == {"n_boot": 120, "seed": 9, "level": 0.95}
@@ -737,10 +736,3 @@ def test_judge_validation_class_balanced_mae_and_weighted_f1():
     only_middle = judge_validation(pred.iloc[2:6], truth.iloc[2:6])
     assert only_middle.frame.iloc[0]["wmae"] == pytest.approx(only_middle.frame.iloc[0]["mae"])
     assert any("class(es) [0, 2]" in note for note in only_middle.notes)
-
-
-def test_registry_names_every_experiment():
-    assert set(EXPERIMENT_TABLES) == {
-        "tab_emotion", "fig_emotion_bias", "tab_emotion_gen", "fig_diff", "tab_real_arts", "tab_img2img",
-        "tab_critical_selection", "tab_critical_test", "tab_vsf", "fig_slopes", "human_validation", "tab_val"}
-    assert EXPERIMENT_TABLES["tab_val"] is judge_validation

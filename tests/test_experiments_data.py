@@ -15,13 +15,13 @@ from scipy import ndimage
 from widespectrum.contracts import (ART_SCORES, AVA_SCORES, CRITICAL_SCORES, EMOTION_SCORES, EMOTIONS,
                                     EMOTIONS_NEGATIVE, FACE_SCORES, MANIFEST, OK, PROMPTS, sha256_file)
 from widespectrum.errors import SetupError
-from widespectrum.experiments import experiment_requests, relative_folder
-from widespectrum.experiments.art import ART_ITEMS, derangement, load_leaderboard, score_art
-from widespectrum.experiments.ava import AVA_ITEMS, ava_generation_prompts, score_ava
-from widespectrum.experiments.critical import critical_generation_prompts, load_critical_prompts, score_critical
-from widespectrum.experiments.emotion import (EMOTION_ITEMS, emotion_generation_prompts, emotion_prompt, face_prompt,
+from widespectrum.experiments.common import experiment_requests, relative_folder
+from widespectrum.experiments.art.measure import ART_ITEMS, derangement, load_leaderboard, score_art
+from widespectrum.experiments.ava.measure import AVA_ITEMS, ava_generation_prompts, score_ava
+from widespectrum.experiments.critical.measure import critical_generation_prompts, load_critical_prompts, score_critical
+from widespectrum.experiments.emotion.measure import (EMOTION_ITEMS, emotion_generation_prompts, emotion_prompt, face_prompt,
                                               load_emotion_templates, score_emotion_items, score_faces)
-from widespectrum.experiments.faces import CentreCropper, FaceCropper
+from widespectrum.experiments.emotion_generation.faces import CentreCropper, FaceCropper
 from widespectrum.generation.procedural import COLOUR_PHOTOS, OracleGenerator, SugarwaterGenerator, load_photo
 from widespectrum.generation.runner import pair_seed, run_generation
 from widespectrum.demo import standins
@@ -630,7 +630,7 @@ def test_grounding_cropper_keeps_the_best_box(tiny_detector):
     import torch
     from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
 
-    from widespectrum.experiments.faces import GroundingFaceCropper
+    from widespectrum.experiments.emotion_generation.faces import GroundingFaceCropper
 
     runtime = Runtime(device="cpu", cache_dir=str(tiny_detector["cache"]), offline=True)
     cropper = GroundingFaceCropper(DETECTOR_ID, "main", runtime, text="a face.", box_threshold=0.0)
@@ -660,7 +660,7 @@ def test_grounding_cropper_keeps_the_best_box(tiny_detector):
 
 
 def test_grounding_cropper_names_a_missing_checkpoint(tmp_path):
-    from widespectrum.experiments.faces import GroundingFaceCropper
+    from widespectrum.experiments.emotion_generation.faces import GroundingFaceCropper
 
     runtime = Runtime(device="cpu", cache_dir=str(tmp_path), offline=True)
     with pytest.raises(FileNotFoundError, match="llmdet_tiny"):

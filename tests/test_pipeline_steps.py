@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from widespectrum import contracts, pipeline
-from widespectrum.config import validate_config
+from widespectrum.runconfig import validate_run
 
 
 @pytest.fixture()
@@ -16,9 +16,9 @@ def demo(repo_root, tmp_path):
 
 
 def test_prompts_from_the_demo_captions(demo, tmp_path):
-    frame = pipeline.build_prompts(validate_config(demo), tmp_path / "prompts.parquet")
+    frame = pipeline.build_prompts(validate_run(demo), tmp_path / "prompts.parquet")
     assert len(frame) == demo["prompts"]["n"] and frame["prompt_id"].is_unique
-    again = pipeline.build_prompts(validate_config(demo), tmp_path / "again.parquet")
+    again = pipeline.build_prompts(validate_run(demo), tmp_path / "again.parquet")
     pd.testing.assert_frame_equal(frame, again)  # seeded
     assert (frame["rewriter"] == "template").all() and frame["negative_prompt"].notna().all()
 
@@ -35,7 +35,7 @@ def test_prompts_from_the_released_pairs(demo, tmp_path):
     }).to_parquet(folder / "train-00000-of-00001.parquet")
     demo["prompts"] = {"source": "released", "n": 2,
                        "released": {"revision": None, "local_dir": str(tmp_path / "released")}}
-    frame = pipeline.build_prompts(validate_config(demo), tmp_path / "prompts.parquet")
+    frame = pipeline.build_prompts(validate_run(demo), tmp_path / "prompts.parquet")
     back = contracts.read_table(tmp_path / "prompts.parquet", contracts.PROMPTS)
     assert list(back["prompt_id"]) == ["0000", "0001"]
     assert back.loc[0, "dimensions"] == ["clarity", "color_brightness"]

@@ -15,20 +15,20 @@ from PIL import Image
 from widespectrum.config import ConfigError
 from widespectrum.contracts import LABELS, MANIFEST, OK, PROMPTS, RATINGS, SCORES, read_table
 from widespectrum.prompts.dimensions import DIMENSIONS
-from widespectrum.experiments.emotion import emotion_prompt
+from widespectrum.experiments.art.released import lapis_items
+from widespectrum.experiments.ava.released import ava_items
+from widespectrum.experiments.critical.released import critical_items
+from widespectrum.experiments.emotion.measure import emotion_prompt
+from widespectrum.experiments.emotion.released import emotion_bias_items
+from widespectrum.experiments.emotion_generation.released import emotion_generation_prompts
 from widespectrum.released import (
     ReleasedFormatError,
     ReleasedSpec,
     anti_aesthetics_prompts,
     audit_benchmark,
-    ava_items,
     convert_benchmark,
-    critical_items,
     decode_image,
-    emotion_bias_items,
-    emotion_generation_prompts,
     iter_released_batches,
-    lapis_items,
     load_released_table,
     scan_placeholders,
     write_audit,

@@ -13,9 +13,6 @@ from scipy import stats as scipy_stats
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from widespectrum.analysis import (
-    REQUIRED_INPUTS,
-    TABLES,
-    missing_inputs,
     tab_align_p,
     tab_gen,
     tab_reward_model,
@@ -624,16 +621,7 @@ def test_tab_align_p_pairs_by_prompt_not_by_row_order(align_run):
     assert _json_round_trips(a.records)
 
 
-# ---------------------------------------------------------------- registry, LaTeX
-
-def test_registry_names_every_table_and_its_inputs():
-    assert set(TABLES) == set(REQUIRED_INPUTS) == {"tab_gen", "tab_reward_model", "tab_align_p"}
-    lacking = missing_inputs("tab_gen", ["scores", "labels"])
-    assert len(lacking) == 2 and any("ratings" in line and "d_j" in line for line in lacking)
-    assert missing_inputs("tab_reward_model", ["scores", "labels"]) == []
-    with pytest.raises(KeyError):
-        missing_inputs("tab_nothing", [])
-
+# ---------------------------------------------------------------- LaTeX
 
 def test_to_latex_formats_and_escapes():
     frame = pd.DataFrame({"generator": ["Flux_Dev", "SD 50%"], "d_hpsv3": [-3.16549, float("nan")],

@@ -10,22 +10,46 @@ from pathlib import Path
 log = logging.getLogger("widespectrum")
 
 
+def _list_tables(config_file: Path | None) -> int:
+    from .runconfig import load_run
+    from .tables.catalog import TABLES, tables_of
+
+    catalog = tables_of(load_run(config_file)) if config_file else TABLES
+    config = load_run(config_file) if config_file else None
+    for name, spec in catalog.items():
+        if config is None:
+            inputs = "needs " + (f"experiment {spec.experiment}" if spec.experiment else "the main benchmark")
+        else:
+            try:
+                needs = spec.requires(config)
+            except KeyError:  # the run lacks the table's block
+                needs = {}
+            inputs = ", ".join(f"{key}: {len(paths)}" for key, paths in needs.items() if paths) or "none in this run"
+        print(f"{name:<24} {spec.section:<4} inputs [{inputs}]  figure {spec.notebook_for(name)}")
+    return 0
+
+
 def _tables(args: argparse.Namespace) -> int:
-    from .analysis.build import build_table, table_requirements
-    from .pipeline import read_run_spec
+    if args.list:
+        return _list_tables(args.config)
+    if args.results is None:
+        log.error("--results is required unless --list is given")
+        return 2
+    from .config import read_run_spec
+    from .tables.build import build_table
+    from .tables.catalog import configured_tables, tables_of
 
     spec = read_run_spec(args.results)
     if spec is None:
         log.error("%s/run.yaml not found: --results must be a run folder such as results/demo", args.results)
         return 2
     config = spec["config"]
-    names = args.only or config["analysis"]["tables"]
+    catalog = tables_of(config)
+    names = args.only or configured_tables(config)
     status = 0
     for name in names:
-        try:
-            table_requirements(name, config)
-        except KeyError as err:
-            log.error("%s", err.args[0])
+        if name not in catalog:
+            log.error("unknown table %r; the catalog has %s", name, sorted(catalog))
             status = 2
             continue
         result = build_table(name, args.results, config)
@@ -36,10 +60,11 @@ def _tables(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .config import ConfigError, load_config
+    from .config import ConfigError
+    from .runconfig import load_run
 
     try:
-        config = load_config(args.config)
+        config = load_run(args.config)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 1
@@ -49,9 +74,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _registry(args: argparse.Namespace) -> int:
-    from .config import load_config, load_registry
+    from .config import load_registry
+    from .runconfig import load_run
 
-    registry = load_registry(load_config(args.config))
+    registry = load_registry(load_run(args.config))
     for kind in args.kind or ("generators", "rewards", "judges"):
         print(f"{kind}:")
         for name, entry in registry[kind].items():
@@ -72,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     tables = sub.add_parser("tables", help="recompute tables from the files of a run folder")
-    tables.add_argument("--results", required=True, type=Path, help="run folder, e.g. results/demo")
+    tables.add_argument("--results", type=Path, help="run folder, e.g. results/demo")
     tables.add_argument("--only", nargs="+", metavar="NAME", help="table names (default: the run's tables)")
+    tables.add_argument("--list", action="store_true", help="print the table catalog: name, section, inputs, figure")
+    tables.add_argument("--config", type=Path, help="with --list: count each table's inputs in this run config")
     tables.set_defaults(func=_tables)
 
     validate = sub.add_parser("validate", help="validate a run config against the schema and registries")

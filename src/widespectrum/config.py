@@ -4,7 +4,8 @@ A config is validated twice: against ``config/schema.yaml`` (types, allowed
 values, defaults) and then against the registries (every generator, reward and
 judge it names must exist, every role must point at something the run has).
 Both raise ``ConfigError`` with the offending key and what was expected, before
-any job starts.
+any job starts. The experiments' blocks and the table list are checked on top
+of this by ``runconfig``, which knows the experiments and the table catalog.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 import yaml
+
+from . import layout
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_FILE = REPO_ROOT / "config" / "schema.yaml"
@@ -93,15 +97,32 @@ def load_registry(config: Mapping) -> dict[str, dict]:
     return registry
 
 
-def validate_config(config: Mapping) -> dict:
-    """Return a validated copy of ``config`` with defaults filled in."""
+class ConfigExtension(Protocol):
+    """Checks of a part of the config that a higher layer owns (the experiments' blocks, the released set)."""
+
+    def fill(self, config: dict) -> None:
+        """Validate the part against its schema and fill its defaults, in place."""
+
+    def problems(self, config: Mapping, registry: Mapping) -> list[str]:
+        """What the part names that the registries or the run cannot give."""
+
+
+def validate_config(config: Mapping, extensions: Sequence[ConfigExtension] = ()) -> dict:
+    """Return a validated copy of ``config`` with defaults filled in.
+
+    ``extensions`` validate the parts this module does not know (see
+    ``runconfig``); their problems join the registry problems in one error.
+    """
     config = copy.deepcopy(dict(config))
     validate_against(config, load_yaml(SCHEMA_FILE), "config")
-    from .experiment_steps import validate_experiments
-
-    validate_experiments(config)
+    for extension in extensions:
+        extension.fill(config)
     registry = load_registry(config)
-    _check_references(config, registry)
+    problems = reference_problems(config, registry)
+    for extension in extensions:
+        problems += extension.problems(config, registry)
+    if problems:
+        raise ConfigError("config is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
     if config["offline_models"] and config["hub"]["cache_dir"] is None:
         # Locally built models live inside the run folder, so a demo never touches the
         # user's real hub cache and deleting the run folder removes them too.
@@ -109,7 +130,8 @@ def validate_config(config: Mapping) -> dict:
     return config
 
 
-def _check_references(config: Mapping, registry: Mapping) -> None:
+def reference_problems(config: Mapping, registry: Mapping) -> list[str]:
+    """Names the main keys use that the registries lack or the run does not have."""
     problems: list[str] = []
 
     def need(key: str, name: str | None, kind: str, among: Iterable[str] | None = None, what: str = "") -> None:
@@ -159,44 +181,6 @@ def _check_references(config: Mapping, registry: Mapping) -> None:
             if model is not None and model not in offline:
                 problems.append(f"{kind} entry {name!r} loads the offline model {model!r}, "
                                 f"which offline_models does not define")
-    if config.get("source") == "released":
-        problems.extend(_released_problems(config, registry))
-    if config.get("experiments"):
-        from .experiment_steps import experiment_reference_problems
-
-        problems.extend(experiment_reference_problems(config, registry))
-    if problems:
-        raise ConfigError("config is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-def released_outputs(config: Mapping) -> dict[str, list[str]]:
-    """What the released benchmark provides for this run: rewards, pairwise judges, raters."""
-    from .released.benchmark import ReleasedSpec
-
-    spec = ReleasedSpec.from_config(config["released"])
-    provided_rewards = set(spec.rewards.values()) | ({spec.blip_reward} if spec.blip_reward else set())
-    return {
-        "rewards": [r for r in config["rewards"] if r in provided_rewards],
-        "pairwise": [j for j in config["judges"]["pairwise"] if j in set(spec.judges.values())],
-        "rater": [r for r in config["judges"].get("rater", []) if r == spec.rater],
-        "images": [True] if spec.images else [],
-    }
-
-
-def _released_problems(config: Mapping, registry: Mapping) -> list[str]:
-    try:
-        provided = released_outputs(config)
-    except ConfigError as err:
-        return [str(err)]
-    if provided["images"]:
-        return []
-    problems = []
-    for kind, selected in (("rewards", config["rewards"]), ("pairwise", config["judges"]["pairwise"]),
-                           ("rater", config["judges"].get("rater", []))):
-        for name in selected:
-            if name not in provided[kind]:
-                problems.append(f"{'judges.' + kind if kind != 'rewards' else 'rewards'}: {name!r} is not in the "
-                                f"released data; set released.images: true to compute it from the released images")
     return problems
 
 
@@ -208,12 +192,19 @@ def all_generators(config: Mapping) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def load_config(path: str | os.PathLike) -> dict:
-    return validate_config(load_yaml(path))
-
-
 def run_dir(config: Mapping) -> Path:
     return Path(config.get("results_dir", "results")) / config["run"]
+
+
+def read_run_spec(run_folder: str | os.PathLike) -> dict | None:
+    """A run folder's spec (``run.yaml``: the resolved config that produced it), or None."""
+    path = layout.join(run_folder, layout.RUN_SPEC)
+    return load_yaml(path) if path.is_file() else None
+
+
+def chunk_count(n_pairs: int, chunk_size: int) -> int:
+    """How many generate jobs render one generator's prompt pairs."""
+    return max(1, math.ceil(n_pairs / chunk_size))
 
 
 def config_digest(config: Mapping) -> str:

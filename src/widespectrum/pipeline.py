@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import contracts, provenance, registry
+from . import contracts, layout, provenance, registry
 from .config import config_digest, generation_settings, load_registry, resolve_path, run_dir as run_folder
 from .runtime import Runtime
 
@@ -91,7 +91,7 @@ def build_prompts(config: dict, output: str | Path, threads: int | None = None) 
 
 def released_prompts(spec: dict, n: int, runtime: Runtime) -> pd.DataFrame:
     """The authors' own prompt pairs: the first ``n`` rows of their released prompt set."""
-    from .released.experiments import anti_aesthetics_prompts
+    from .released.prompts import anti_aesthetics_prompts
     from .released.loading import load_released_table
 
     table = load_released_table(spec["dataset"], spec["revision"], spec["split"], spec["local_dir"],
@@ -181,13 +181,6 @@ def write_run_spec(config: dict, output: str | Path) -> None:
     contracts.write_text(output, yaml.safe_dump(spec, sort_keys=False))
 
 
-def read_run_spec(run_dir: str | Path) -> dict | None:
-    path = Path(run_dir) / "run.yaml"
-    if not path.is_file():
-        return None
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
 def ingest_released(config: dict, expected_outputs: list[str | Path], threads: int | None = None) -> None:
     """Convert the authors' released benchmark into this run's contracts, with an audit.
 
@@ -210,25 +203,26 @@ def ingest_released(config: dict, expected_outputs: list[str | Path], threads: i
     manifests = write_images(table, spec, run_dir, converted) if spec.images else None
     write_converted(converted, run_dir, manifests)
     write_audit(audit_benchmark(table, converted, spec), run_dir / "audit")
+    # the contract of each stage folder the ingest writes into
     schemas = {"scores": contracts.SCORES, "judgements": contracts.LABELS, "ratings": contracts.RATINGS,
                "images": contracts.MANIFEST, "prompts": contracts.PROMPTS}
     for path in map(Path, expected_outputs):
         if not path.exists():
-            folder = path.relative_to(run_dir).parts[0]
+            schema = schemas[layout.stage_of(path.relative_to(run_dir).as_posix())]
             log.warning("the released data has nothing for %s: writing an empty table", path)
-            contracts.write_table(schemas[folder].empty(), path, schemas[folder])
+            contracts.write_table(schema.empty(), path, schema)
 
 
 def generate_img2img(config: dict, generator: str, source_manifest: str | Path, source_scores: str | Path,
                      prompts_file: str | Path, image_dir: str | Path, provenance_file: str | Path,
                      threads: int | None = None) -> pd.DataFrame:
-    """SPEC E9: re-render the source generator's low-scoring I_a under p_a.
+    """E9, docs/experiments.md: re-render the source generator's low-scoring I_a under p_a.
 
     The manifest's I_o rows point at the source images themselves (the img2img
     input) and its I_a rows at the re-renders, so scoring and rating treat an
     img2img run like any pair: d = r(output) - r(input).
     """
-    from .analysis.experiments import select_img2img_inputs
+    from .experiments.img2img.selection import select_img2img_inputs
     from .generation.base import GenerationRequest
     from .generation.runner import pair_seed, run_generation
 

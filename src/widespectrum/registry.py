@@ -49,8 +49,8 @@ LOADERS: dict[str, dict[str, str]] = {
         "qwen_vl_rater": "widespectrum.judging.dimension_judge:QwenVLDimensionJudge",
     },
     "croppers": {
-        "grounding": "widespectrum.experiments.faces:GroundingFaceCropper",
-        "centre": "widespectrum.experiments.faces:CentreCropper",
+        "grounding": "widespectrum.experiments.emotion_generation.faces:GroundingFaceCropper",
+        "centre": "widespectrum.experiments.emotion_generation.faces:CentreCropper",
     },
 }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from . import contracts
+from . import contracts, layout
 from .analysis.stats import stars as stars_of
+from .config import read_run_spec
+from .tables.catalog import TABLES, tables_of
+from .tables.spec import TableSpec
 
 REPORT_COLUMNS = ["table", "row", "column", "published", "reproduced", "difference", "tolerance", "within",
                   "status", "why"]
@@ -177,15 +181,20 @@ def _compare(entry: Entry, row: pd.Series) -> dict:
             "within": bool(within), "status": "compared"}
 
 
-def build_report(run_dir: str | Path, published: dict, registry: dict, tables_run: list[str]) -> pd.DataFrame:
+def build_report(run_dir: str | Path, published: dict, registry: dict, tables_run: list[str],
+                 catalog: Mapping[str, TableSpec] = TABLES) -> pd.DataFrame:
     run_dir = Path(run_dir)
     names = display_names(registry)
+    # published_values.yaml keys -> the catalog's tables that reproduce them
+    table_of = {spec.published: name for name, spec in catalog.items() if spec.published}
     rows = []
     for entry in flatten_published(published):
         base = {"table": entry.table, "row": entry.row, "column": entry.column, "published": _text(entry.published)}
-        csv = run_dir / "tables" / f"{entry.table}.csv"
-        if not csv.is_file():
-            why = ("table not in this run's analysis.tables" if entry.table not in tables_run
+        table = table_of.get(entry.table)
+        csv = layout.join(run_dir, layout.table(table)) if table else None
+        if csv is None or not csv.is_file():
+            why = ("no table of the catalog reproduces it" if table is None
+                   else "table not in this run's analysis.tables" if table not in tables_run
                    else "table was not produced")
             rows.append({**base, "status": "missing", "why": why})
             continue
@@ -226,20 +235,21 @@ def render_markdown(report: pd.DataFrame, run: str, demo: bool, notes: dict[str,
 
 def write_report(run_dir: str | Path, published_file: str | Path, registry: dict, config: dict) -> pd.DataFrame:
     run_dir = Path(run_dir)
-    report = build_report(run_dir, load_published(published_file), registry, config["analysis"]["tables"])
+    catalog = tables_of(config)
+    report = build_report(run_dir, load_published(published_file), registry, config["analysis"]["tables"], catalog)
     notes = {}
-    for record in (run_dir / "tables").glob("*.json"):
-        notes[record.stem] = json.loads(record.read_text(encoding="utf-8")).get("notes", [])
-    contracts.write_text(run_dir / "reproduction_report.csv", report.to_csv(index=False))
-    contracts.write_text(run_dir / "reproduction_report.md",
+    for name in catalog:
+        record = layout.join(run_dir, layout.table(name, "json"))
+        if record.is_file():
+            notes[name] = json.loads(record.read_text(encoding="utf-8")).get("notes", [])
+    contracts.write_text(layout.join(run_dir, layout.report("csv")), report.to_csv(index=False))
+    contracts.write_text(layout.join(run_dir, layout.report("md")),
                          render_markdown(report, config["run"], bool(config.get("demo")), notes))
     return report
 
 
 def report_run(run_dir: str | Path, published_file: str | Path) -> pd.DataFrame:
     """The report of a run folder, from its spec (``run.yaml``)."""
-    from .pipeline import read_run_spec
-
     spec = read_run_spec(run_dir)
     if spec is None:
         raise FileNotFoundError(f"{run_dir}/run.yaml not found: is {run_dir} a run folder?")

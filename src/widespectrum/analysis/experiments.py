@@ -1,4 +1,4 @@
-"""The paper's other experiments (SPEC E4, E6-E12) as pure functions of data frames.
+"""The paper's other experiments (E4, E6-E12, docs/experiments.md) as pure functions of data frames.
 
 Same conventions as ``tables``: each function takes frames of the contracts in
 ``widespectrum.contracts`` (or the small frames documented on the function)
@@ -439,17 +439,6 @@ def _place(r: float, entries: list[dict[str, Any]], notes: list[str]) -> dict[st
 
 # ---------------------------------------------------------------- E9 image-to-image
 
-def select_img2img_inputs(
-    scores: pd.DataFrame | None, *, generator: str, reward: str, threshold: float = 10.0
-) -> list[str]:
-    """Prompt ids whose I_a of ``generator`` scores r(I_a, p_o) < ``threshold`` (SPEC E9), sorted."""
-    usable, _ = _split_usable(scores, SCORES, "score", "for the image-to-image selection")
-    chosen = usable.loc[(usable["generator"] == generator) & (usable["reward"] == reward)
-                        & (usable["image_kind"] == "a") & (usable["prompt_kind"] == "o")]
-    _check_unique(chosen, ["prompt_id"], f"r(I_a,p_o) of {generator!r} under {reward!r}")
-    return sorted(str(p) for p in chosen.loc[chosen["score"] < threshold, "prompt_id"])
-
-
 def tab_img2img(
     scores: pd.DataFrame | None,
     ratings: pd.DataFrame | None,
@@ -858,7 +847,7 @@ def human_agreement(
     *,
     judge: str = "judge",
 ) -> TableResult:
-    """Agreement of the judges with human raters (SPEC E4, human check).
+    """Agreement of the judges with human raters (E4, docs/experiments.md, human check).
 
     Inputs:
 
@@ -1013,21 +1002,3 @@ def _validation_metrics(
     return {"mae": float(error.mean()), "wmae": float(np.nanmean(list(per_class.values()))),
             "wf1": float(f1_score(rating.astype(int), predicted_class, average="weighted", zero_division=0)),
             "n": len(joined), **{f"mae_{c}": v for c, v in per_class.items()}}
-
-
-# ---------------------------------------------------------------- registry
-
-EXPERIMENT_TABLES: dict[str, Callable[..., TableResult]] = {
-    "tab_emotion": tab_emotion,
-    "fig_emotion_bias": fig_emotion_bias,
-    "tab_emotion_gen": tab_emotion_gen,
-    "fig_diff": fig_diff,
-    "tab_real_arts": tab_real_arts,
-    "tab_img2img": tab_img2img,
-    "tab_critical_selection": tab_critical_selection,
-    "tab_critical_test": tab_critical_test,
-    "tab_vsf": tab_vsf,
-    "fig_slopes": fig_slopes,
-    "human_validation": human_agreement,
-    "tab_val": judge_validation,
-}

@@ -1,4 +1,4 @@
-"""Statistical tests and resampling used by the paper's tables (SPEC E5, E10).
+"""Statistical tests and resampling used by the paper's tables (E5, E10, docs/experiments.md).
 
 Every test returns a JSON-ready record (plain ``int``/``float``/``str``) that
 names the library version and the method actually used, so a number in a
@@ -71,7 +71,7 @@ def wilcoxon_one_sided(
 
     Effect size ``r = Z / sqrt(n)`` with n the pairs that entered the ranks
     (zeros dropped under ``zero_method="wilcox"``). Twenty pairs all favouring
-    x give r = 0.8723, the value SPEC E10 quotes. The paper prints r of
+    x give r = 0.8723, the value E10 quotes (docs/experiments.md). The paper prints r of
     tab:align_p negative when the aligned model is higher (its test ran as
     base vs aligned); that sign is the table function's business, not this one's.
 

@@ -1,4 +1,4 @@
-"""The paper's main tables (SPEC E5) as pure functions of data frames.
+"""The paper's main tables (E5, docs/experiments.md) as pure functions of data frames.
 
 Each function takes frames that follow ``widespectrum.contracts`` plus plain
 parameters, and returns a ``TableResult``: the table, notes on what was missing
@@ -400,7 +400,7 @@ def tab_reward_model(
     difference r(I_a,p_a) - r(I_o,p_a) does until float64 saturates at
     differences beyond about 36, where it creates ties; a note says when the two
     AUROCs differ. Per extra judge: its label is the prediction, a tie counted
-    as I_o (SPEC E4); it has no score, so no AUROC.
+    as I_o (E4, docs/experiments.md); it has no score, so no AUROC.
 
     Columns: reward (the reward or judge name), accuracy, f1, auroc, their
     percentile bootstrap CIs (``<metric>_lo``, ``<metric>_hi``, pairs resampled
@@ -659,45 +659,6 @@ def _success_test(
         return {"test": "mcnemar", "n": 0, "p": math.nan}
     return mcnemar_test(both["aligned"].astype(bool), both["base"].astype(bool),
                         exact=exact, alternative=alternative)
-
-
-# ---------------------------------------------------------------- registry
-
-TABLES: dict[str, Callable[..., TableResult]] = {
-    "tab_gen": tab_gen,
-    "tab_reward_model": tab_reward_model,
-    "tab_align_p": tab_align_p,
-}
-
-# Which input feeds which columns, so a caller can say what a table lacks.
-# ``labels`` of tab_reward_model is a mapping judge name -> LABELS frame.
-REQUIRED_INPUTS: dict[str, dict[str, str]] = {
-    "tab_gen": {
-        "scores": "d_hpsv2, d_hpsv3, hpsv3_aa, d_imagereward, blip",
-        "labels": "success",
-        "ratings": "d_j, j_aa",
-        "prompts": "d_j, j_aa when j_dimensions='selected'",
-    },
-    "tab_reward_model": {
-        "scores": "every reward's row",
-        "labels": "everything (the ground-truth judge) and the extra judges' rows",
-    },
-    "tab_align_p": {
-        "scores": "hpsv3_p, hpsv3_r",
-        "labels": "mcnemar_p",
-        "ratings": "j_p, j_r",
-        "prompts": "j_p, j_r when j_dimensions='selected'",
-    },
-}
-
-
-def missing_inputs(table: str, available: Iterable[str]) -> list[str]:
-    """One line per input that ``table`` reads but is not in ``available``."""
-    if table not in REQUIRED_INPUTS:
-        raise KeyError(f"unknown table {table!r}; known: {sorted(REQUIRED_INPUTS)}")
-    have = set(available)
-    return [f"{table}: no {name} (feeds {columns})"
-            for name, columns in REQUIRED_INPUTS[table].items() if name not in have]
 
 
 # ---------------------------------------------------------------- LaTeX

@@ -28,10 +28,10 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from ..contracts import OK
-from ..experiments import relative_folder, save_item_image
-from ..experiments.art import ART_ITEMS
-from ..experiments.ava import AVA_ITEMS
-from ..experiments.emotion import EMOTION_ITEMS
+from ..experiments.common import relative_folder, save_item_image
+from ..experiments.art.measure import ART_ITEMS
+from ..experiments.ava.measure import AVA_ITEMS
+from ..experiments.emotion.measure import EMOTION_ITEMS
 from ..generation.procedural import COLOUR_PHOTOS, EFFECTS, beautify, load_photo, to_image
 from ..imagestats import REC709
 

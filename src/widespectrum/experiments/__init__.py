@@ -1,213 +1,64 @@
-"""The paper's side experiments (SPEC E6, E7, E8, E10): items in, score tables out.
+"""The paper's measurements beyond the main benchmark, one folder each: ``EXPERIMENTS`` names them all.
 
-Each experiment starts from an *items* table: one row per picture, with the
-PNG's path relative to the run folder and its sha256, declared as a
-``contracts.Schema`` in the experiment's module. Pictures a generator must
-render come from a PROMPTS-valid frame (one prompt per row, so p_o and p_a are
-the same text) and are rendered once each through ``experiment_requests``.
-Scoring pairs each picture with the prompt the experiment prescribes and
-writes one row per (picture, prompt) in the experiment's score contract;
-anything that stops a row (a missing or failed picture, no face found, a
-reward error) becomes a row with that status, never a silent gap.
-
-Nothing here imports torch: the models arrive as objects.
+``EXPERIMENTS`` is the only place an experiment is looked up by name. A run
+can add experiments of its own with ``experiment_plugins: [module, ...]``:
+each module defines ``EXPERIMENT``, an ``Experiment`` (see ``base``), and is
+imported from the Python path. The README's "Adding an experiment" shows one.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import importlib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import pandas as pd
-from tqdm.auto import tqdm
+import yaml
 
-from ..contracts import OK, PROMPTS, Column, write_png
-from ..errors import SetupError
-from ..generation.base import GenerationRequest
-from ..generation.runner import pair_seed
-from ..images import load_image
-from ..scoring.base import RewardModel
+from .art import EXPERIMENT as ART
+from .ava import EXPERIMENT as AVA
+from .base import Experiment
+from .critical import EXPERIMENT as CRITICAL
+from .emotion import EXPERIMENT as EMOTION
+from .emotion_generation import EXPERIMENT as EMOTION_GENERATION
+from .human import EXPERIMENT as HUMAN
+from .img2img import EXPERIMENT as IMG2IMG
+from .slopes import EXPERIMENT as SLOPES
+from .validation import EXPERIMENT as VALIDATION
+from .vsf import EXPERIMENT as VSF
 
-log = logging.getLogger(__name__)
+EXPERIMENTS: dict[str, Experiment] = {e.name: e for e in (
+    EMOTION, EMOTION_GENERATION, AVA, ART, CRITICAL, IMG2IMG, VSF, SLOPES, VALIDATION, HUMAN)}
 
-ITEM_STATUS = Column("status", "str", doc="'ok', or why the item has no usable picture")
-RENDER_KIND = "o"  # single-prompt experiments render one image per prompt, filed as kind 'o'
-
-
-class Unscorable(Exception):
-    """A row that cannot be scored for a stated reason (no picture, no face), not a code error."""
-
-
-@dataclass(frozen=True)
-class ScoreTask:
-    """One output row: its identifying fields, the prompt, and how to get its picture."""
-
-    record: dict[str, Any]
-    prompt: str
-    load: Callable[[], Any]  # returns a PIL image, or raises Unscorable
+SCHEMA_DEFS_FILE = Path(__file__).with_name("schema_defs.yaml")
+# Gives the assembled schema an identity, so the fragments' "#/$defs/..." references resolve
+# when it is embedded under a run config's `experiments` key.
+SCHEMA_ID = "https://widespectrum.invalid/experiments"
 
 
-# ---------------------------------------------------------------- item pictures
-
-def relative_folder(folder: str | os.PathLike, run_dir: str | os.PathLike) -> str:
-    """``folder`` relative to ``run_dir`` as a POSIX path; it must lie inside the run folder."""
-    try:
-        relative = Path(folder).resolve().relative_to(Path(run_dir).resolve())
-    except ValueError:
-        raise ValueError(f"{folder} is not inside the run folder {run_dir}: item paths are run-relative") from None
-    return relative.as_posix()
-
-
-def save_item_image(image, run_dir: str | os.PathLike, relpath: str) -> dict[str, str]:
-    """Write ``image`` as a PNG at ``run_dir/relpath``; return the item columns path and sha256."""
-    return {"path": relpath, "sha256": write_png(Path(run_dir) / relpath, image)}
-
-
-def item_loader(run_dir: str | os.PathLike, row: Any | None, what: str = "image") -> Callable[[], Any]:
-    """A loader for an item row's picture that raises Unscorable when the row has none."""
-
-    def load():
-        if row is None:
-            raise Unscorable(f"{what} not in items")
-        if row.status != OK:
-            raise Unscorable(f"{what} failed: {row.status}")
-        return load_image(run_dir, {"path": row.path, "sha256": row.sha256})
-
-    return load
+def registered(config: Mapping) -> dict[str, Experiment]:
+    """``EXPERIMENTS`` and the experiments of the run's ``experiment_plugins`` modules."""
+    plugins = config.get("experiment_plugins") or []
+    if not plugins:
+        return EXPERIMENTS
+    found = dict(EXPERIMENTS)
+    for module_name in plugins:
+        experiment = importlib.import_module(module_name).EXPERIMENT
+        if not isinstance(experiment, Experiment):
+            raise TypeError(f"{module_name}.EXPERIMENT is a {type(experiment).__name__}, not an Experiment")
+        if experiment.name in found:
+            raise ValueError(f"experiment_plugins: {module_name} defines {experiment.name!r}, which exists already")
+        found[experiment.name] = experiment
+    return found
 
 
-def manifest_loader(run_dir: str | os.PathLike, row: Any | None) -> Callable[[], Any]:
-    """A loader for a manifest row's picture that raises Unscorable when generation failed."""
-
-    def load():
-        if row is None:
-            raise Unscorable("image not in manifest")
-        if row.status != OK:
-            raise Unscorable(f"image failed: {row.status}")
-        return load_image(run_dir, {"path": row.path, "sha256": row.sha256})
-
-    return load
+def experiments_schema(experiments: Mapping[str, Experiment]) -> dict:
+    """The schema of a config's ``experiments`` mapping, assembled from the experiments' fragments."""
+    with open(SCHEMA_DEFS_FILE, encoding="utf-8") as handle:
+        defs = yaml.safe_load(handle)
+    blocks = {name: e.schema for name, e in experiments.items() if not e.top_level and e.schema is not None}
+    return {"$id": SCHEMA_ID, "type": "object", "additionalProperties": False,
+            "description": "the side experiments a run does; an absent block is one it does not do",
+            "properties": blocks, "$defs": defs}
 
 
-def rendered_images(manifest: pd.DataFrame) -> dict[str, Any]:
-    """prompt_id -> manifest row of the single image rendered for it."""
-    rows = [row for row in manifest.itertuples(index=False) if row.image_kind == RENDER_KIND]
-    index = {row.prompt_id: row for row in rows}
-    if len(index) != len(rows):
-        raise ValueError("manifest has more than one rendered image for a prompt")
-    return index
-
-
-def manifest_generator(manifest: pd.DataFrame) -> str:
-    names = sorted(set(manifest["generator"]))
-    if len(names) != 1:
-        raise ValueError(f"a manifest must come from exactly one generator, found {names}")
-    return names[0]
-
-
-# ---------------------------------------------------------------- prompts to render
-
-def render_prompts(rows: Iterable[dict[str, Any]], rewriter: str) -> pd.DataFrame:
-    """A PROMPTS-valid frame of single prompts: p_o = p_a = ``prompt``, no dimensions.
-
-    Each row gives prompt_id, caption_id, prompt, seed_key and optionally
-    reference_image; any further keys are kept as extra columns. ``seed_key``
-    decides the seed, so prompts that should differ only in their words (the
-    four emotions of one template) share it.
-    """
-    records = []
-    for row in rows:
-        extra = {k: v for k, v in row.items() if k not in ("prompt", "reference_image")}
-        records.append({**extra, "prompt_original": row["prompt"], "prompt_anti": row["prompt"],
-                        "dimensions": [], "negative_prompt": None,
-                        "reference_image": row.get("reference_image"), "rewriter": rewriter})
-    if not records:
-        return PROMPTS.empty().assign(seed_key=pd.Series(dtype=object))
-    frame = PROMPTS.validate(pd.DataFrame.from_records(records), where=f"of {rewriter}")
-    duplicated = frame["prompt_id"].duplicated()
-    if duplicated.any():
-        raise ValueError(f"prompt id {frame['prompt_id'][duplicated].iloc[0]!r} appears twice")
-    return frame
-
-
-def experiment_requests(
-    prompts: pd.DataFrame, settings: dict, base_seed: int, takes_seed: bool = True
-) -> list[GenerationRequest]:
-    """One request per prompt (image kind 'o'), seeded from the row's ``seed_key``.
-
-    ``generation.runner.build_requests`` renders both p_o and p_a; the side
-    experiments have one prompt per row, so rendering it twice would only cost time.
-    """
-    requests = []
-    for row in prompts.sort_values("prompt_id", kind="stable").itertuples(index=False):
-        seed_key = getattr(row, "seed_key", None) or row.prompt_id
-        requests.append(GenerationRequest(
-            prompt_id=row.prompt_id,
-            image_kind=RENDER_KIND,
-            prompt=row.prompt_original,
-            seed=pair_seed(base_seed, str(seed_key)) if takes_seed else None,
-            settings=dict(settings),
-            negative_prompt=None,
-            reference_image=row.reference_image,
-        ))
-    return requests
-
-
-# ---------------------------------------------------------------- scoring
-
-def score_tasks(reward: RewardModel, tasks: Sequence[ScoreTask], desc: str) -> list[dict[str, Any]]:
-    """Score every task in batches of ``reward.batch_size``; one record per task, in task order.
-
-    Pictures are loaded a batch at a time so that memory holds one batch.
-    A picture that cannot be loaded fails its own row; a reward error fails
-    the rows of its batch; a SetupError stops the job.
-    """
-    results: list[dict[str, Any] | None] = [None] * len(tasks)
-    pending: list[tuple[int, Any]] = []
-
-    def flush() -> None:
-        if not pending:
-            return
-        indices = [i for i, _ in pending]
-        try:
-            output = reward.score([image for _, image in pending], [tasks[i].prompt for i in indices])
-            scores = np.asarray(output.scores, dtype=np.float64)
-            if scores.shape != (len(indices),):
-                raise ValueError(f"reward returned shape {scores.shape} for a batch of {len(indices)}")
-            for i, value in zip(indices, scores):
-                finite = bool(np.isfinite(value))
-                results[i] = {**tasks[i].record, "score": float(value) if finite else None,
-                              "status": OK if finite else "error: non-finite score"}
-        except SetupError:
-            raise
-        except Exception as err:  # a failed batch is recorded row by row, the job goes on
-            log.exception("%s: scoring failed for a batch of %d", reward.name, len(indices))
-            for i in indices:
-                results[i] = {**tasks[i].record, "score": None, "status": f"error: {type(err).__name__}: {err}"}
-        pending.clear()
-
-    for index, task in enumerate(tqdm(tasks, desc=desc, unit="img")):
-        try:
-            image = task.load()
-        except Unscorable as reason:
-            results[index] = {**task.record, "score": None, "status": str(reason)}
-            continue
-        except SetupError:
-            raise
-        except Exception as err:  # an unreadable picture fails its own row only
-            log.exception("%s: cannot load the picture of %s", reward.name, task.record)
-            results[index] = {**task.record, "score": None, "status": f"error: {type(err).__name__}: {err}"}
-            continue
-        pending.append((index, image))
-        if len(pending) >= max(1, reward.batch_size):
-            flush()
-    flush()
-    failed = sum(r["status"] != OK for r in results)
-    if failed:
-        log.warning("%s: %d of %d rows not scored", desc, failed, len(results))
-    return results  # type: ignore[return-value]
+__all__ = ["EXPERIMENTS", "Experiment", "experiments_schema", "registered"]

@@ -3,8 +3,9 @@
 ``loading`` reads a dataset (a local Parquet folder or a pinned hub revision),
 ``benchmark`` converts ``weathon/aas_benchmark_final`` into PROMPTS, SCORES,
 LABELS, RATINGS and MANIFEST frames, ``audit`` reports what the conversion
-dropped or flagged, ``experiments`` reads the datasets of the other
-experiments. Stand-in data in the released schema is a test fixture
+dropped or flagged, ``prompts`` reads the released prompt set. The readers of
+the side experiments' sets live in their experiments' folders
+(``widespectrum.experiments.<name>.released``). Stand-in data in the released schema is a test fixture
 (``tests/fixtures/released_data.py``).
 """
 
@@ -17,15 +18,8 @@ from .benchmark import (
     write_converted,
     write_images,
 )
-from .experiments import (
-    anti_aesthetics_prompts,
-    ava_items,
-    critical_items,
-    emotion_bias_items,
-    emotion_generation_prompts,
-    lapis_items,
-)
 from .loading import ReleasedFormatError, decode_image, iter_released_batches, load_released_table
+from .prompts import anti_aesthetics_prompts
 
 __all__ = [
     "Audit",
@@ -34,14 +28,9 @@ __all__ = [
     "ReleasedSpec",
     "anti_aesthetics_prompts",
     "audit_benchmark",
-    "ava_items",
     "convert_benchmark",
-    "critical_items",
     "decode_image",
-    "emotion_bias_items",
-    "emotion_generation_prompts",
     "iter_released_batches",
-    "lapis_items",
     "load_released_table",
     "scan_placeholders",
     "write_audit",

@@ -17,8 +17,8 @@ from typing import Any
 
 from PIL import Image
 
-from ..hub import resolved_revision
-from ..runtime import Runtime
+from ...hub import load_from_hub, resolved_revision
+from ...runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,6 @@ class GroundingFaceCropper(FaceCropper):
         name: str = "grounding-face",
     ) -> None:
         from transformers import AutoModelForZeroShotObjectDetection, AutoProcessor
-
-        from ..hub import load_from_hub
 
         self.name = name
         self.runtime = runtime or Runtime()

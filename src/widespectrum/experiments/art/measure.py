@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..contracts import ART_SCORES, Column, Schema, records_to_frame
-from ..scoring.base import RewardModel
-from . import ITEM_STATUS, ScoreTask, item_loader, score_tasks
+from ...contracts import ART_SCORES, Column, Schema, records_to_frame
+from ...scoring.base import RewardModel
+from ..common import ITEM_STATUS, ScoreTask, item_loader, score_tasks
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import os
 
 import pandas as pd
 
-from ..contracts import AVA_SCORES, Column, Schema, records_to_frame
-from ..scoring.base import RewardModel
-from . import (ITEM_STATUS, ScoreTask, Unscorable, item_loader, manifest_loader, render_prompts, rendered_images,
+from ...contracts import AVA_SCORES, Column, Schema, records_to_frame
+from ...scoring.base import RewardModel
+from ..common import (ITEM_STATUS, ScoreTask, Unscorable, item_loader, manifest_loader, render_prompts, rendered_images,
                score_tasks)
 
 log = logging.getLogger(__name__)

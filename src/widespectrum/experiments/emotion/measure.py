@@ -19,11 +19,11 @@ from collections.abc import Sequence
 import pandas as pd
 import yaml
 
-from ..contracts import EMOTIONS, EMOTIONS_NEGATIVE, FACE_SCORES, EMOTION_SCORES, Column, Schema, records_to_frame
-from ..scoring.base import RewardModel
-from . import (ITEM_STATUS, ScoreTask, Unscorable, item_loader, manifest_generator, manifest_loader,
+from ...contracts import EMOTIONS, EMOTIONS_NEGATIVE, FACE_SCORES, EMOTION_SCORES, Column, Schema, records_to_frame
+from ...scoring.base import RewardModel
+from ..common import (ITEM_STATUS, ScoreTask, Unscorable, item_loader, manifest_generator, manifest_loader,
                render_prompts, rendered_images, score_tasks)
-from .faces import FaceCropper
+from ..emotion_generation.faces import FaceCropper
 
 log = logging.getLogger(__name__)
 

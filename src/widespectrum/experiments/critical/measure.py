@@ -16,9 +16,9 @@ from collections.abc import Mapping
 import pandas as pd
 import yaml
 
-from ..contracts import CRITICAL_SCORES, records_to_frame
-from ..scoring.base import RewardModel
-from . import ScoreTask, manifest_loader, render_prompts, rendered_images, score_tasks
+from ...contracts import CRITICAL_SCORES, records_to_frame
+from ...scoring.base import RewardModel
+from ..common import ScoreTask, manifest_loader, render_prompts, rendered_images, score_tasks
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,74 @@
+"""E8 (tab:real_arts): does a reward tell an artwork's own caption from another's?
+
+Artworks (LAPIS in the paper) are scored under their true caption and under a
+deranged one; the gap places the reward on an art leaderboard.
+"""
+
+from __future__ import annotations
+
+from ... import layout
+from ...tables.spec import TableSpec
+from ..base import Experiment
+
+LEADERBOARD = "leaderboard.json"
+RELEASED_SCORES = "released_scores.parquet"
+
+
+def _inputs(config):
+    files = [layout.experiment_scores("art", r) for r in EXPERIMENT.scored_rewards(config)]
+    if EXPERIMENT.released_score_rewards(config):
+        files.append(layout.experiment_file("art", RELEASED_SCORES))
+    board = [layout.experiment_file("art", LEADERBOARD)] if EXPERIMENT.external_files(config) else []
+    return {"scores": files, "leaderboard": board}
+
+
+class Art(Experiment):
+    name = "art"
+    has_items = True
+    tables = {
+        "tab_real_arts": TableSpec(
+            compute="widespectrum.experiments.art.tables:tab_real_arts", requires=_inputs, experiment="art",
+            section="E8", published="tab_real_arts",
+            caption="true-caption minus deranged-caption score gap of each reward, placed on an art leaderboard"),
+    }
+
+    def released_score_rewards(self, config):
+        spec = self.spec(config)
+        if spec is None or spec.get("source") != "released":
+            return []
+        return list(spec.get("released_scores") or {})
+
+    def scored_rewards(self, config):
+        spec = self.block(config)
+        released = set(self.released_score_rewards(config))
+        wanted = [spec["reward"], *([spec["blip_reward"]] if spec.get("blip_reward") else [])]
+        return [r for r in dict.fromkeys(wanted) if r not in released]
+
+    def external_files(self, config):
+        board = self.block(config).get("leaderboard_file")
+        return {LEADERBOARD: board} if board else {}
+
+    def problems(self, config, registry_entries):
+        spec = self.block(config)
+        if spec.get("released_scores") and spec["source"] != "released":
+            return [f"{self.key()}.released_scores: needs source: released"]
+        return []
+
+    def item_schema(self):
+        return self.module("measure").ART_ITEMS
+
+    def build_items(self, config, image_dir, run_dir):
+        return self.module("steps").build_items(config, self.block(config), image_dir, run_dir)
+
+    def score(self, config, model, runtime, run_dir, *, items=None, prompts=None, manifests=None):
+        measure = self.module("measure")
+        return measure.score_art(model, items, run_dir, config["seed"]), measure.ART_SCORES, {}
+
+    def ingest_external(self, config, name, source, output):
+        self.module("steps").write_leaderboard(source, self.block(config)["leaderboard_file"], output)
+
+    def write_released_scores(self, config, items_file, output):
+        return self.module("steps").released_scores(self.block(config), items_file, output)
+
+
+EXPERIMENT = Art()

@@ -1,0 +1,16 @@
+"""Human-agreement table from the user's rating and label files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ...analysis import experiments as tables
+from ...analysis.tables import TableResult
+from ...tables.inputs import TableInputs
+from . import EXPERIMENT
+
+
+def human_validation(inputs: TableInputs, config: Mapping) -> TableResult:
+    frames = {part: inputs.frame(part, None) if part in inputs.files else None for part in EXPERIMENT.parts}
+    return tables.human_agreement(frames["ratings"], frames["judge_ratings"], frames["labels"],
+                                  frames["judge_labels"], judge=EXPERIMENT.block(config).get("judge", "judge"))

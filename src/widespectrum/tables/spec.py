@@ -1,0 +1,40 @@
+"""A table of the paper as the catalog lists it: what computes it, what it reads, where it is drawn.
+
+This module is light on purpose (no pandas): the Snakefile reads ``requires``
+for every table job while it builds the DAG.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# requires(config) -> {input name: [run-relative paths]}; the names are the keys of
+# the table rule's inputs and of the ``TableInputs`` the compute function reads.
+Requires = Callable[[Mapping], dict[str, list[str]]]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table: ``compute`` is ``"module:function"``, called as ``function(inputs, config) -> TableResult``.
+
+    ``compute`` is named, not imported, so listing the catalog loads none of the
+    statistics libraries the tables use.
+    """
+
+    compute: str
+    requires: Requires
+    experiment: str | None  # the experiment whose block the table needs; None: the main benchmark
+    section: str  # the measurement in docs/experiments.md (E1-E12)
+    caption: str
+    published: str | None = None  # its key in config/published_values.yaml; None: nothing published
+    notebook: str | None = None  # notebooks/<name>.ipynb by default
+
+    def notebook_for(self, name: str) -> str:
+        return self.notebook or f"notebooks/{name}.ipynb"
+
+    def function(self) -> Callable[..., Any]:
+        module, _, attribute = self.compute.partition(":")
+        return getattr(importlib.import_module(module), attribute)
