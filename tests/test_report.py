@@ -1,7 +1,6 @@
 import pandas as pd
 import pytest
 
-from widespectrum import report
 from widespectrum.report import Printed, build_report, flatten_published, load_published
 
 PUBLISHED = """
@@ -103,5 +102,15 @@ def test_shipped_published_values_flatten(repo_root):
     assert {"tab_gen", "tab_reward_model", "tab_align_p", "tab_emotion", "tab_emotion_gen", "fig_diff",
             "tab_real_arts", "tab_img2img", "tab_critical_selection", "tab_critical_test", "tab_vsf", "tab_val",
             "human_validation"} == tables
-    assert sum(e.table == "tab_gen" for e in entries) == 10 * 8 + 3 * 2
-    assert report.REPORT_COLUMNS[0] == "table"
+    counts = {t: sum(e.table == t for e in entries) for t in tables}
+    # counted from the paper's tables: 10 generators x 8 columns + 3 post-paper rows x 2;
+    # 9 reward models x 3 less GPT-5-Chat's absent AUROC; 8 VSF/NAG rows x 3 measures
+    assert counts["tab_gen"] == 10 * 8 + 3 * 2
+    assert counts["tab_reward_model"] == 9 * 3 - 1
+    assert counts["tab_vsf"] == 8 * 3
+    assert counts["fig_diff"] == 5 and counts["tab_val"] == 3 and counts["human_validation"] == 6
+    by_key = {(e.table, e.row, e.column): e.published for e in entries}
+    assert ("tab_reward_model", "GPT-5-Chat", "auroc") not in by_key
+    assert by_key[("tab_critical_test", "MPS", "effect_r")] == Printed(0.4884, "0.4884")
+    assert by_key[("tab_vsf", "Flux Krea|NAG|10.0", "hpsv3")] == Printed(-8.365, "-8.365")
+    assert by_key[("tab_real_arts", "HPSv3", "model_above")] == "Hunyuan-DiT"

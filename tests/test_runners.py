@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from widespectrum import contracts
 from widespectrum.generation.base import GenerationRequest, Generator
@@ -110,20 +111,37 @@ def test_tampered_image_is_an_error_row(run):
     assert first["status"].str.contains("ImageIntegrityError").all()
 
 
-class _PicksSecond(PairwiseJudge):
+class _PicksSecondAndRemembers(PairwiseJudge):
+    """Picks the second image shown and keeps what it was shown, to be compared with the files."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.shown: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
     def judge(self, request):
+        self.shown[request.prompt_id] = (np.asarray(request.first), np.asarray(request.second))
         return 1
+
+
+def _kind_of(picture: np.ndarray, files: dict[str, np.ndarray]) -> str:
+    (kind,) = [k for k, pixels in files.items() if np.array_equal(pixels, picture)]
+    return kind
 
 
 def test_judge_answers_map_back_from_shown_order(run):
     run_dir, prompts, manifest = run
-    labels = judge_pairs(_PicksSecond("second", RUNTIME), manifest, prompts, run_dir, seed=3)
+    judge = _PicksSecondAndRemembers("second", RUNTIME)
+    labels = judge_pairs(judge, manifest, prompts, run_dir, seed=3).set_index("prompt_id")
     ok = labels[labels["status"] == "ok"]
-    for row in ok.itertuples():
-        assert row.first_shown == first_shown(3, "flaky", row.prompt_id)
-        assert row.selected == (1 if row.first_shown == "o" else 0)  # the second shown image was picked
-    assert labels.set_index("prompt_id").loc["0001", "selected"] is pd.NA or pd.isna(
-        labels.set_index("prompt_id").loc["0001", "selected"])
+    assert sorted(ok.index) == sorted(judge.shown) == ["0000", "0002", "0003"]
+    for prompt_id, (first, second) in judge.shown.items():
+        # the oracle's I_o and I_a of a prompt differ, so the pixels tell which file was shown
+        files = {row.image_kind: np.asarray(Image.open(run_dir / row.path).convert("RGB"))
+                 for row in manifest[manifest["prompt_id"] == prompt_id].itertuples()}
+        assert not np.array_equal(files["o"], files["a"])
+        assert ok.loc[prompt_id, "first_shown"] == _kind_of(first, files)
+        assert ok.loc[prompt_id, "selected"] == {"o": 0, "a": 1}[_kind_of(second, files)]
+    assert pd.isna(labels.loc["0001", "selected"])
     orders = {first_shown(3, "g", f"{i:04d}") for i in range(40)}
     assert orders == {"o", "a"}
 

@@ -72,25 +72,28 @@ def test_twenty_pairs_all_favouring_x_give_the_published_effect_size():
 
 
 @pytest.mark.parametrize(
-    ("negative_ranks", "tied_pair", "published_p", "published_r"),
+    ("negative_ranks", "w_plus", "published_p", "published_r"),
     [
-        ((), False, "<0.0001", 0.8723),       # HPSv3: 20 of 20 favour DanceFlux
-        ((8,), False, 0.0002, 0.8056),         # HPSv2: 19 of 20
-        ((6,), False, 0.0001, 0.8223),         # HPS v1
-        ((20, 19, 18, 9), False, 0.0753, 0.3214),  # ImageReward: W+ = 144
-        ((20, 19, 7), True, 0.0145, 0.4884),  # MPS: W+ = 164; untied it would print 0.4883
+        ((), 210.0, "<0.0001", 0.8723),           # HPSv3: 20 of 20 favour DanceFlux
+        ((8,), 202.0, 0.0002, 0.8056),            # HPSv2: 19 of 20
+        ((6,), 204.0, 0.0001, 0.8223),            # HPS v1
+        ((20, 19, 18, 9), 144.0, 0.0753, 0.3214),  # ImageReward
+        ((20, 19, 7), 164.0, 0.0145, 0.4884),     # MPS
     ],
 )
-def test_critical_test_rows_reproduce_from_their_rank_patterns(
-    negative_ranks, tied_pair, published_p, published_r
-):
+def test_critical_test_rows_follow_from_their_rank_patterns(negative_ranks, w_plus, published_p, published_r):
     # Twenty differences of magnitudes 1..20, the given ranks negative (tab:critical_test).
+    # W+ = 210 minus the negative ranks, by hand; z and p from the textbook formula above.
     d = np.arange(1.0, 21.0)
-    if tied_pair:
-        d[1] = d[0]  # two smallest |d| tied: W+ unchanged, variance slightly smaller
     d[[rank - 1 for rank in negative_ranks]] *= -1
     record = wilcoxon_one_sided(d, np.zeros(20), alternative="greater")
-    assert round(record["r"], 4) == published_r
+    textbook_w, z, n = _textbook_z(d, "greater")
+    assert record["W"] == textbook_w == w_plus and record["n"] == n == 20
+    assert record["r"] == pytest.approx(z / math.sqrt(20), rel=1e-12)
+    assert record["p"] == pytest.approx(_normal_p(z, "greater"), rel=1e-9)
+    # The released differences are not public, only their signs and ranks: the pattern fixes
+    # r to within one unit of the printed fourth decimal (MPS: 0.48835 printed as 0.4884).
+    assert abs(record["r"] - published_r) <= 1e-4 + 1e-12
     if published_p == "<0.0001":
         assert record["p"] < 1e-4
     else:

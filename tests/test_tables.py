@@ -577,6 +577,19 @@ def test_tab_align_p_wilcoxon_matches_scipy_and_is_signed_negative(align_run):
         assert row[f"n_{prefix}"] == len(pids)
 
 
+def _paper_mark(p: float) -> str:
+    """tab:align_p's printed cell: "**" below 1e-10, "*" below 1e-5, else p (two decimals, e-notation below 0.01)."""
+    if p < 1e-10:
+        return "**"
+    if p < 1e-5:
+        return "*"
+    return f"{p:.2f}" if p >= 0.01 else f"{p:.1e}"
+
+
+def test_paper_mark_follows_the_published_thresholds():
+    assert [_paper_mark(p) for p in (3e-11, 2e-6, 0.5712, 0.0031)] == ["**", "*", "0.57", "3.1e-03"]
+
+
 def test_tab_align_p_mcnemar_counts_and_p(align_run):
     result = tab_align_p(align_run["scores"], align_run["labels"], align_run["ratings"],
                          pairs=[("Aligned", "Base")], roles=ROLES)
@@ -596,7 +609,7 @@ def test_tab_align_p_mcnemar_counts_and_p(align_run):
     assert row["mcnemar_p"] == pytest.approx(expected)
     assert row["n_mcnemar"] == len(pids)
     for test in ("hpsv3", "j", "mcnemar"):
-        assert result.frame.loc[0, f"{test}_stars"] in {"*", "**"} or result.frame.loc[0, f"{test}_stars"][0].isdigit()
+        assert row[f"{test}_stars"] == _paper_mark(row[f"{test}_p"]), test
 
 
 def test_tab_align_p_prints_the_paper_effect_size_for_twenty_dominated_prompts():
