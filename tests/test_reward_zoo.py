@@ -24,6 +24,7 @@ from .fixtures import tiny_rewards
 
 REWARDS_YAML = Path(__file__).resolve().parents[1] / "config" / "rewards.yaml"
 HPSV3_REPO, QWEN2_VL = "MizzenAI/HPSv3", "Qwen/Qwen2-VL-7B-Instruct"
+IMAGEREWARD_REPO, BERT = "THUDM/ImageReward", "google-bert/bert-base-uncased"
 
 LONG_PROMPT = "a painting of a cat " + " ".join(f"with a red hat number {i}" for i in range(40))
 PROMPTS = ["a cat", "an astronaut in a white space suit", "a cup of coffee", "a dark tissue sample",
@@ -53,9 +54,13 @@ def hub(tmp_path_factory) -> dict:
     cache = root / "cache"
     tiny_rewards.build_tiny_qwen2_vl_base(root / "qwen")
     tiny_rewards.build_tiny_hpsv3(root / "hpsv3")
+    imagereward_modules = tiny_rewards.build_tiny_imagereward(root / "imagereward")
+    tiny_rewards.build_tiny_bert_tokenizer(root / "bert")
     shas = {QWEN2_VL: hub_cache.install_snapshot(root / "qwen", cache, QWEN2_VL),
-            HPSV3_REPO: hub_cache.install_snapshot(root / "hpsv3", cache, HPSV3_REPO)}
-    return {"root": root, "cache": cache, "shas": shas,
+            HPSV3_REPO: hub_cache.install_snapshot(root / "hpsv3", cache, HPSV3_REPO),
+            IMAGEREWARD_REPO: hub_cache.install_snapshot(root / "imagereward", cache, IMAGEREWARD_REPO),
+            BERT: hub_cache.install_snapshot(root / "bert", cache, BERT)}
+    return {"root": root, "cache": cache, "shas": shas, "imagereward_modules": imagereward_modules,
             "runtime": Runtime(device="cpu", cache_dir=str(cache), offline=True)}
 
 
@@ -150,9 +155,78 @@ def test_hpsv3_rejects_a_checkpoint_of_another_shape(tmp_path, hub):
         HPSv3Reward(name="broken", runtime=hub["runtime"], checkpoint_repo="widespectrum-test/hpsv3-broken")
 
 
+# ---- ImageReward -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def imagereward(hub, config):
+    return registry.build(config, "rewards", "imagereward", hub["runtime"])
+
+
+def _short_side_crop(image: Image.Image, size: int) -> torch.Tensor:
+    """ImageReward's _transform by hand: bicubic short side to ``size``, centre crop, RGB, CLIP mean/std."""
+    short, long = sorted(image.size)
+    new_long = int(size * long / short)
+    width, height = (size, new_long) if image.width <= image.height else (new_long, size)
+    resized = image.resize((width, height), Image.BICUBIC)
+    left, top = int(round((width - size) / 2.0)), int(round((height - size) / 2.0))
+    crop = resized.crop((left, top, left + size, top + size)).convert("RGB")
+    mean, std = np.array([0.48145466, 0.4578275, 0.40821073]), np.array([0.26862954, 0.26130258, 0.27577711])
+    pixels = (np.asarray(crop, dtype=np.float64) / 255.0 - mean) / std
+    return torch.from_numpy(pixels.transpose(2, 0, 1).astype(np.float32))
+
+
+def test_imagereward_is_the_normalised_mlp_of_the_cls_state(hub, imagereward, images):
+    from transformers import BertTokenizer
+
+    modules = hub["imagereward_modules"]
+    tokenizer = BertTokenizer.from_pretrained(_snapshot(hub, BERT))
+    weights = torch.load(_snapshot(hub, IMAGEREWARD_REPO) / "ImageReward.pt", weights_only=True)
+    expected = []
+    for image, prompt in zip(images, PROMPTS):
+        ids = tokenizer(prompt)["input_ids"]
+        if len(ids) > 35:  # truncated to 35 with the closing [SEP] kept
+            ids = ids[:34] + [tokenizer.sep_token_id]
+        mask = [1] * len(ids) + [0] * (35 - len(ids))
+        ids = ids + [tokenizer.pad_token_id] * (35 - len(ids))
+        with torch.no_grad():
+            image_embeds = modules["vision"](pixel_values=_short_side_crop(image, 224)[None]).last_hidden_state
+            cls = modules["text"](input_ids=torch.tensor([ids]), attention_mask=torch.tensor([mask]),
+                                  encoder_hidden_states=image_embeds).last_hidden_state[0, 0].double()
+        r = cls
+        for index in (0, 2, 4, 6, 7):  # five linear maps, no activation between them
+            r = r @ weights[f"mlp.layers.{index}.weight"].double().T + weights[f"mlp.layers.{index}.bias"].double()
+        expected.append((float(r[0]) - 0.16717362830052426) / 1.0333394966054072)
+    output = imagereward.score(images, PROMPTS)
+    np.testing.assert_allclose(output.scores, expected, atol=1e-5)
+    assert np.ptp(output.scores) > 1e-2
+    assert output.truncated.tolist() == [prompt == LONG_PROMPT for prompt in PROMPTS]
+
+
+def test_imagereward_vit_layernorm_eps_and_provenance(hub, imagereward):
+    assert imagereward.vision.config.layer_norm_eps == 1e-6
+    record = imagereward.provenance()
+    assert record["resolved_revision"] == hub["shas"][IMAGEREWARD_REPO]
+    assert record["tokenizer_resolved_revision"] == hub["shas"][BERT]
+    assert record["max_text_tokens"] == 35 and record["dtype"] == "float32"
+
+
+def test_imagereward_rejects_foreign_weights(tmp_path, hub):
+    from widespectrum.scoring.imagereward import ImageRewardReward
+
+    weights = torch.load(_snapshot(hub, IMAGEREWARD_REPO) / "ImageReward.pt", weights_only=True)
+    weights["blip.itm_head.weight"] = torch.zeros(2, 32)
+    (tmp_path / "foreign").mkdir()
+    torch.save(weights, tmp_path / "foreign" / "ImageReward.pt")
+    (tmp_path / "foreign" / "med_config.json").write_text(
+        (_snapshot(hub, IMAGEREWARD_REPO) / "med_config.json").read_text())
+    hub_cache.install_snapshot(tmp_path / "foreign", hub["cache"], "widespectrum-test/imagereward-foreign")
+    with pytest.raises(RuntimeError, match="not an ImageReward checkpoint.*itm_head"):
+        ImageRewardReward(name="x", runtime=hub["runtime"], checkpoint_repo="widespectrum-test/imagereward-foreign")
+
+
 # ---- every reward: batch size and order ---------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["hpsv3_small"])
+@pytest.mark.parametrize("name", ["hpsv3_small", "imagereward"])
 def test_scores_do_not_depend_on_batch_size_or_order(request, images, name):
     reward = request.getfixturevalue(name)
     by_size = {}
