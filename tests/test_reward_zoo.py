@@ -224,9 +224,63 @@ def test_imagereward_rejects_foreign_weights(tmp_path, hub):
         ImageRewardReward(name="x", runtime=hub["runtime"], checkpoint_repo="widespectrum-test/imagereward-foreign")
 
 
+# ---- HPS v1 ------------------------------------------------------------------------------------------
+
+def _with_options(config: dict, name: str, **options) -> dict:
+    """The registry with ``name``'s options updated, as a user fills in an off-hub file's local path."""
+    rewards = {**config["rewards"], name: {**config["rewards"][name]}}
+    rewards[name]["options"] = {**rewards[name].get("options", {}), **options}
+    return {"rewards": rewards}
+
+
+@pytest.fixture(scope="module")
+def hpc_file(hub) -> Path:
+    return tiny_rewards.build_tiny_hpc(hub["root"] / "downloads" / "hpc.pth")
+
+
+@pytest.fixture(scope="module")
+def hps_v1(hub, config, hpc_file):
+    local = _with_options(config, "hps", path=str(hpc_file), sha256=tiny_rewards.sha256_file(hpc_file),
+                          model_config=tiny_rewards.tiny_hps_v1_config())
+    return registry.build(local, "rewards", "hps", hub["runtime"])
+
+
+def test_hps_v1_is_the_cosine_of_clip_features(hps_v1, hpc_file, images):
+    import open_clip
+
+    from widespectrum.scoring.hpsv2 import register_model_config
+
+    architecture = register_model_config(tiny_rewards.tiny_hps_v1_config())
+    model = open_clip.create_model(architecture, pretrained=None)
+    model.load_state_dict(torch.load(hpc_file, weights_only=True)["state_dict"])
+    model.eval()
+    pixels = torch.stack([_short_side_crop(image, 32) for image in images])
+    with torch.no_grad():
+        image_features = model.encode_image(pixels).double()
+        text_features = model.encode_text(open_clip.get_tokenizer(architecture)(PROMPTS)).double()
+    expected = ((image_features / image_features.norm(dim=-1, keepdim=True))
+                * (text_features / text_features.norm(dim=-1, keepdim=True))).sum(dim=-1).numpy()
+    output = hps_v1.score(images, PROMPTS)
+    np.testing.assert_allclose(output.scores, expected, atol=1e-5)
+    assert output.truncated.tolist() == [prompt == LONG_PROMPT for prompt in PROMPTS]
+    assert hps_v1.provenance()["sha256"] == tiny_rewards.sha256_file(hpc_file)
+
+
+def test_hps_v1_refuses_a_file_with_another_digest(hub, config, hpc_file):
+    from widespectrum.errors import SetupError
+
+    wrong = _with_options(config, "hps", path=str(hpc_file), sha256="0" * 64,
+                          model_config=tiny_rewards.tiny_hps_v1_config())
+    with pytest.raises(SetupError, match="has sha256"):
+        registry.build(wrong, "rewards", "hps", hub["runtime"])
+    offline = _with_options(config, "hps", model_config=tiny_rewards.tiny_hps_v1_config(), sha256="1" * 64)
+    with pytest.raises(FileNotFoundError, match="offline"):
+        registry.build(offline, "rewards", "hps", hub["runtime"])
+
+
 # ---- every reward: batch size and order ---------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["hpsv3_small", "imagereward"])
+@pytest.mark.parametrize("name", ["hpsv3_small", "imagereward", "hps_v1"])
 def test_scores_do_not_depend_on_batch_size_or_order(request, images, name):
     reward = request.getfixturevalue(name)
     by_size = {}
