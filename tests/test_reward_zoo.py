@@ -25,6 +25,7 @@ from .fixtures import tiny_rewards
 REWARDS_YAML = Path(__file__).resolve().parents[1] / "config" / "rewards.yaml"
 HPSV3_REPO, QWEN2_VL = "MizzenAI/HPSv3", "Qwen/Qwen2-VL-7B-Instruct"
 IMAGEREWARD_REPO, BERT = "THUDM/ImageReward", "google-bert/bert-base-uncased"
+CLIP_H = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
 
 LONG_PROMPT = "a painting of a cat " + " ".join(f"with a red hat number {i}" for i in range(40))
 PROMPTS = ["a cat", "an astronaut in a white space suit", "a cup of coffee", "a dark tissue sample",
@@ -56,10 +57,14 @@ def hub(tmp_path_factory) -> dict:
     tiny_rewards.build_tiny_hpsv3(root / "hpsv3")
     imagereward_modules = tiny_rewards.build_tiny_imagereward(root / "imagereward")
     tiny_rewards.build_tiny_bert_tokenizer(root / "bert")
+    from widespectrum.demo.reward_models import build_tiny_clip
+
+    build_tiny_clip(root / "clip-h", seed=3)
     shas = {QWEN2_VL: hub_cache.install_snapshot(root / "qwen", cache, QWEN2_VL),
             HPSV3_REPO: hub_cache.install_snapshot(root / "hpsv3", cache, HPSV3_REPO),
             IMAGEREWARD_REPO: hub_cache.install_snapshot(root / "imagereward", cache, IMAGEREWARD_REPO),
-            BERT: hub_cache.install_snapshot(root / "bert", cache, BERT)}
+            BERT: hub_cache.install_snapshot(root / "bert", cache, BERT),
+            CLIP_H: hub_cache.install_snapshot(root / "clip-h", cache, CLIP_H)}
     return {"root": root, "cache": cache, "shas": shas, "imagereward_modules": imagereward_modules,
             "runtime": Runtime(device="cpu", cache_dir=str(cache), offline=True)}
 
@@ -278,9 +283,136 @@ def test_hps_v1_refuses_a_file_with_another_digest(hub, config, hpc_file):
         registry.build(offline, "rewards", "hps", hub["runtime"])
 
 
+# ---- MPS ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def mps_converted(hub) -> dict:
+    from widespectrum.scoring.mps import convert_mps_checkpoint
+
+    pickled = tiny_rewards.build_tiny_mps_pickle(hub["root"] / "downloads" / "MPS_overall_checkpoint.pth",
+                                                 hub["root"] / "clip-h")
+    out = hub["root"] / "mps-converted"
+    return {"pickled": pickled, "out": out, "config": convert_mps_checkpoint(pickled, out)}
+
+
+@pytest.fixture(scope="module")
+def mps(hub, config, mps_converted):
+    local = _with_options(config, "mps", path=str(mps_converted["out"]),
+                          sha256=mps_converted["config"]["weights_sha256"])
+    return registry.build(local, "rewards", "mps", hub["runtime"])
+
+
+def _norm(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.layer_norm(x, x.shape[-1:], weight, torch.zeros_like(weight))
+
+
+def _rope(t: torch.Tensor, inv_freq: torch.Tensor) -> torch.Tensor:
+    angles = torch.arange(t.shape[-2], dtype=torch.float64)[:, None] * inv_freq.double()[None]
+    angles = torch.cat([angles, angles], dim=-1)
+    half = t.shape[-1] // 2
+    return t * angles.cos() + torch.cat([-t[..., half:], t[..., :half]], dim=-1) * angles.sin()
+
+
+def _swiglu(x: torch.Tensor) -> torch.Tensor:
+    value, gate = x.chunk(2, dim=-1)
+    return torch.nn.functional.silu(gate) * value
+
+
+def _cross_model_by_hand(w: dict, query, context, mask, dims) -> torch.Tensor:
+    """The cross model of Kwai-Kolors/MPS cross_modeling.py, in float64 from the raw weights."""
+    heads, dim_head = dims["heads"], dims["dim_head"]
+    for i in range(dims["layer_num"]):
+        p = f"cross_model.layers.{i}.0.fn."
+        x = _norm(query, w[p + "norm.weight"])
+        q = (x @ w[p + "to_q.weight"].T).unflatten(-1, (heads, dim_head)).transpose(1, 2) * dim_head ** -0.5
+        k, v = (context @ w[p + "to_kv.weight"].T).chunk(2, dim=-1)
+        attn = (q @ k.transpose(-1, -2)[:, None] + mask[:, None]).softmax(dim=-1)
+        out = (attn @ v[:, None]).transpose(1, 2).flatten(2) @ w[p + "to_out.weight"].T
+        query = query + out + _swiglu(x @ w[p + "ff.0.weight"].T) @ w[p + "ff.2.weight"].T
+        p = f"cross_model.layers.{i}.1.fn."
+        x = _norm(query, w[p + "norm.weight"])
+        fused = x @ w[p + "fused_attn_ff_proj.weight"].T
+        q, k, v, ff = fused.split((heads * dim_head, dim_head, dim_head, fused.shape[-1] - heads * dim_head
+                                   - 2 * dim_head), dim=-1)
+        q = q.unflatten(-1, (heads, dim_head)).transpose(1, 2)
+        inv_freq = w[p + "rotary_emb.inv_freq"]
+        q, k = _rope(q, inv_freq) * dim_head ** -0.5, _rope(k, inv_freq)
+        attn = (q @ k.transpose(-1, -2)[:, None]).softmax(dim=-1)
+        out = (attn @ v[:, None]).transpose(1, 2).flatten(2) @ w[p + "attn_out.weight"].T
+        query = query + out + _swiglu(ff) @ w[p + "ff_out.1.weight"].T
+    return query
+
+
+def test_mps_is_the_authors_formula_one_pair_at_a_time(hub, mps, mps_converted, images):
+    from safetensors.torch import load_file
+    from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizer
+
+    from widespectrum.scoring.mps import CONDITION
+
+    weights = {k: v.double() for k, v in load_file(mps_converted["out"] / "model.safetensors").items()}
+    clip = CLIPModel.from_pretrained(_snapshot(hub, CLIP_H)).double().eval()
+    clip.load_state_dict({k.removeprefix("model."): v for k, v in weights.items() if k.startswith("model.")},
+                         strict=False)
+    tokenizer = CLIPTokenizer.from_pretrained(_snapshot(hub, CLIP_H))
+    processor = CLIPImageProcessor.from_pretrained(_snapshot(hub, CLIP_H))
+
+    def text(prompt):
+        ids = tokenizer([prompt], max_length=77, padding="max_length", truncation=True, return_tensors="pt")
+        out = clip.text_model(input_ids=ids["input_ids"])
+        return clip.text_projection(out.last_hidden_state), clip.text_projection(out.pooler_output)
+
+    expected = []
+    with torch.no_grad():
+        condition, _ = text(CONDITION)
+        for image, prompt in zip(images, PROMPTS):  # one pair at a time, as infer_one_sample
+            text_f, text_eos = text(prompt)
+            pixels = processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"].double()
+            image_f = clip.visual_projection(clip.vision_model(pixel_values=pixels).last_hidden_state)
+            sim = torch.einsum("bid,bjd->bji", text_f, condition).max(dim=1, keepdim=True)[0]
+            sim = sim / sim.max()
+            mask = torch.where(sim > 0.3, 0.0, float("-inf")).double().repeat(1, image_f.shape[1], 1)
+            features = _cross_model_by_hand(weights, image_f, text_f, mask, mps_converted["config"]["cross_model"])
+            features = features[:, 0, :] / features[:, 0, :].norm(dim=-1, keepdim=True)
+            text_eos = text_eos / text_eos.norm(dim=-1, keepdim=True)
+            expected.append(float(clip.logit_scale.exp() * (text_eos * features).sum()))
+    output = mps.score(images, PROMPTS)
+    np.testing.assert_allclose(output.scores, expected, atol=1e-4, rtol=1e-5)
+    assert np.ptp(output.scores) > 1e-2
+    assert output.truncated.tolist() == [prompt == LONG_PROMPT for prompt in PROMPTS]
+
+
+def test_mps_conversion_runs_none_of_the_checkpoint_code(tmp_path, mps_converted):
+    import pickle
+
+    from widespectrum.scoring.mps import convert_mps_checkpoint
+
+    config = mps_converted["config"]
+    assert config["cross_model"] == tiny_rewards.TINY_CROSS
+    assert config["source_sha256"] == tiny_rewards.sha256_file(mps_converted["pickled"])
+    assert config["weights_sha256"] == tiny_rewards.sha256_file(mps_converted["out"] / "model.safetensors")
+
+    class Payload:  # a pickle that would run os.system when unpickled by a plain loader
+        def __reduce__(self):
+            import os
+
+            return (os.system, ("echo pwned",))
+
+    torch.save({"x": Payload()}, tmp_path / "evil.pth")
+    with pytest.raises(pickle.UnpicklingError, match="refuses to import"):
+        convert_mps_checkpoint(tmp_path / "evil.pth", tmp_path / "out")
+
+
+def test_mps_scoring_reads_only_verified_safetensors(hub, config, mps_converted):
+    from widespectrum.errors import SetupError
+
+    wrong = _with_options(config, "mps", path=str(mps_converted["out"]), sha256="0" * 64)
+    with pytest.raises(SetupError, match="has sha256"):
+        registry.build(wrong, "rewards", "mps", hub["runtime"])
+
+
 # ---- every reward: batch size and order ---------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["hpsv3_small", "imagereward", "hps_v1"])
+@pytest.mark.parametrize("name", ["hpsv3_small", "imagereward", "hps_v1", "mps"])
 def test_scores_do_not_depend_on_batch_size_or_order(request, images, name):
     reward = request.getfixturevalue(name)
     by_size = {}
