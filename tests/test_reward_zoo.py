@@ -402,6 +402,15 @@ def test_mps_conversion_runs_none_of_the_checkpoint_code(tmp_path, mps_converted
         convert_mps_checkpoint(tmp_path / "evil.pth", tmp_path / "out")
 
 
+def test_convert_mps_command_writes_the_files_and_their_digest(tmp_path, mps_converted, capsys):
+    from widespectrum.cli import main
+
+    assert main(["convert-mps", str(mps_converted["pickled"]), str(tmp_path / "out")]) == 0
+    digest = tiny_rewards.sha256_file(tmp_path / "out" / "model.safetensors")
+    assert digest == mps_converted["config"]["weights_sha256"]  # the conversion is deterministic
+    assert f"sha256: {digest}" in capsys.readouterr().out
+
+
 def test_mps_scoring_reads_only_verified_safetensors(hub, config, mps_converted):
     from widespectrum.errors import SetupError
 
