@@ -269,6 +269,8 @@ def test_provenance_records_requested_and_resolved_revisions(hub, rewards):
     hps = rewards["hpsv2.1"].provenance()
     assert (hps["checkpoint_repo"], hps["checkpoint_file"], hps["resolved_revision"]) == (
         HPSV2, "HPS_v2.1_compressed.pt", shas[HPSV2])
+    # The registry asks for fp16 autocast, which only applies on CUDA: this CPU run records none.
+    assert (hps["autocast"], hps["dtype"]) == (None, "float32")
 
 
 def test_a_pinned_revision_loads_that_snapshot(hub, rewards, images):

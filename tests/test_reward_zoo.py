@@ -51,22 +51,42 @@ def images() -> list[Image.Image]:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory) -> dict:
+    """An empty offline hub cache; each reward's fixture installs its repos there under the real ids."""
     root = tmp_path_factory.mktemp("zoo")
     cache = root / "cache"
-    tiny_rewards.build_tiny_qwen2_vl_base(root / "qwen")
-    tiny_rewards.build_tiny_hpsv3(root / "hpsv3")
-    imagereward_modules = tiny_rewards.build_tiny_imagereward(root / "imagereward")
-    tiny_rewards.build_tiny_bert_tokenizer(root / "bert")
+    return {"root": root, "cache": cache, "shas": {},
+            "runtime": Runtime(device="cpu", cache_dir=str(cache), offline=True)}
+
+
+def _install(hub: dict, folder: Path, repo: str) -> None:
+    hub["shas"][repo] = hub_cache.install_snapshot(folder, hub["cache"], repo)
+
+
+@pytest.fixture(scope="module")
+def hpsv3_repos(hub) -> dict:
+    tiny_rewards.build_tiny_qwen2_vl_base(hub["root"] / "qwen")
+    tiny_rewards.build_tiny_hpsv3(hub["root"] / "hpsv3")
+    _install(hub, hub["root"] / "qwen", QWEN2_VL)
+    _install(hub, hub["root"] / "hpsv3", HPSV3_REPO)
+    return hub
+
+
+@pytest.fixture(scope="module")
+def imagereward_repos(hub) -> dict:
+    hub["imagereward_modules"] = tiny_rewards.build_tiny_imagereward(hub["root"] / "imagereward")
+    tiny_rewards.build_tiny_bert_tokenizer(hub["root"] / "bert")
+    _install(hub, hub["root"] / "imagereward", IMAGEREWARD_REPO)
+    _install(hub, hub["root"] / "bert", BERT)
+    return hub
+
+
+@pytest.fixture(scope="module")
+def clip_h_repo(hub) -> dict:
     from widespectrum.demo.reward_models import build_tiny_clip
 
-    build_tiny_clip(root / "clip-h", seed=3)
-    shas = {QWEN2_VL: hub_cache.install_snapshot(root / "qwen", cache, QWEN2_VL),
-            HPSV3_REPO: hub_cache.install_snapshot(root / "hpsv3", cache, HPSV3_REPO),
-            IMAGEREWARD_REPO: hub_cache.install_snapshot(root / "imagereward", cache, IMAGEREWARD_REPO),
-            BERT: hub_cache.install_snapshot(root / "bert", cache, BERT),
-            CLIP_H: hub_cache.install_snapshot(root / "clip-h", cache, CLIP_H)}
-    return {"root": root, "cache": cache, "shas": shas, "imagereward_modules": imagereward_modules,
-            "runtime": Runtime(device="cpu", cache_dir=str(cache), offline=True)}
+    build_tiny_clip(hub["root"] / "clip-h", seed=3)
+    _install(hub, hub["root"] / "clip-h", CLIP_H)
+    return hub
 
 
 @pytest.fixture(scope="module")
@@ -75,16 +95,17 @@ def config() -> dict:
 
 
 @pytest.fixture(scope="module")
-def hpsv3(hub, config):
+def hpsv3(hpsv3_repos, config):
+    hub = hpsv3_repos
     return registry.build(config, "rewards", "hpsv3", hub["runtime"])
 
 
 @pytest.fixture(scope="module")
-def hpsv3_small(hub):
+def hpsv3_small(hpsv3_repos):
     """HPSv3 at 16 merged patches per image: what batching does is the same, at a fraction of the time."""
     from widespectrum.scoring.hpsv3 import HPSv3Reward
 
-    return HPSv3Reward(name="hpsv3", runtime=hub["runtime"], pixels=16 * 28 * 28)
+    return HPSv3Reward(name="hpsv3", runtime=hpsv3_repos["runtime"], pixels=16 * 28 * 28)
 
 
 # ---- HPSv3 -------------------------------------------------------------------------------------------
@@ -146,7 +167,8 @@ def test_hpsv3_provenance_and_vocabulary_from_the_file(hub, hpsv3):
     assert (record["dtype"], record["head_dtype"], record["autocast"]) == ("float32", "float32", None)
 
 
-def test_hpsv3_rejects_a_checkpoint_of_another_shape(tmp_path, hub):
+def test_hpsv3_rejects_a_checkpoint_of_another_shape(tmp_path, hpsv3_repos):
+    hub = hpsv3_repos
     from safetensors.torch import load_file, save_file
 
     from widespectrum.scoring.hpsv3 import HPSv3Reward
@@ -163,7 +185,8 @@ def test_hpsv3_rejects_a_checkpoint_of_another_shape(tmp_path, hub):
 # ---- ImageReward -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def imagereward(hub, config):
+def imagereward(imagereward_repos, config):
+    hub = imagereward_repos
     return registry.build(config, "rewards", "imagereward", hub["runtime"])
 
 
@@ -215,7 +238,8 @@ def test_imagereward_vit_layernorm_eps_and_provenance(hub, imagereward):
     assert record["max_text_tokens"] == 35 and record["dtype"] == "float32"
 
 
-def test_imagereward_rejects_foreign_weights(tmp_path, hub):
+def test_imagereward_rejects_foreign_weights(tmp_path, imagereward_repos):
+    hub = imagereward_repos
     from widespectrum.scoring.imagereward import ImageRewardReward
 
     weights = torch.load(_snapshot(hub, IMAGEREWARD_REPO) / "ImageReward.pt", weights_only=True)
@@ -286,7 +310,8 @@ def test_hps_v1_refuses_a_file_with_another_digest(hub, config, hpc_file):
 # ---- MPS ---------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def mps_converted(hub) -> dict:
+def mps_converted(clip_h_repo) -> dict:
+    hub = clip_h_repo
     from widespectrum.scoring.mps import convert_mps_checkpoint
 
     pickled = tiny_rewards.build_tiny_mps_pickle(hub["root"] / "downloads" / "MPS_overall_checkpoint.pth",
@@ -419,6 +444,36 @@ def test_mps_scoring_reads_only_verified_safetensors(hub, config, mps_converted)
         registry.build(wrong, "rewards", "mps", hub["runtime"])
 
 
+# ---- the scoring job ------------------------------------------------------------------------------------
+
+def test_score_job_records_prompt_truncation_per_row(tmp_path, hps_v1):
+    import pandas as pd
+
+    from widespectrum import contracts
+    from widespectrum.generation.procedural import OracleGenerator
+    from widespectrum.generation.runner import build_requests, run_generation
+    from widespectrum.scoring.runner import score_pairs
+
+    prompts = contracts.PROMPTS.validate(pd.DataFrame({
+        "prompt_id": ["0000", "0001"], "caption_id": ["c0", "c1"],
+        "prompt_original": ["a photo of a cat", "a photo of a dog"],
+        "prompt_anti": ["a dark photo of a cat", LONG_PROMPT],
+        "dimensions": [["clarity"]] * 2, "negative_prompt": ["sharp"] * 2,
+        "reference_image": ["astronaut", "coffee"], "rewriter": ["template"] * 2,
+    }))
+    runtime = Runtime(device="cpu")
+    manifest = run_generation(OracleGenerator("oracle", runtime, size=32),
+                              build_requests(prompts, {}, {}, base_seed=1), tmp_path, "images/oracle/chunk-0")
+    scores = score_pairs(hps_v1, manifest, prompts, tmp_path).set_index(["prompt_id", "image_kind", "prompt_kind"])
+    assert (scores["status"] == "ok").all() and len(scores) == 8
+    cut = scores["prompt_truncated"]
+    assert cut.loc[("0001", "o", "a")] and cut.loc[("0001", "a", "a")]
+    assert cut.sum() == 2  # only the long rewrite, under both images
+    image = Image.open(tmp_path / manifest.set_index(["prompt_id", "image_kind"]).loc[("0001", "a"), "path"])
+    direct = hps_v1.score([image], [LONG_PROMPT]).scores[0]
+    assert abs(scores.loc[("0001", "a", "a"), "score"] - direct) < 1e-6
+
+
 # ---- every reward: batch size and order ---------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["hpsv3_small", "imagereward", "hps_v1", "mps"])
@@ -436,3 +491,13 @@ def test_scores_do_not_depend_on_batch_size_or_order(request, images, name):
     for scores in by_size.values():
         np.testing.assert_allclose(scores, by_size[10], atol=1e-5, rtol=0)
     np.testing.assert_allclose(shuffled, by_size[10][order], atol=1e-5, rtol=0)
+
+
+def test_autocast_applies_on_cuda_only():
+    from widespectrum.scoring.base import autocast_context, effective_autocast
+
+    assert effective_autocast(torch.device("cpu"), "float16") is None
+    assert effective_autocast(torch.device("cuda"), "float16") == "float16"
+    assert effective_autocast(torch.device("cuda"), None) is None
+    with autocast_context(torch.device("cpu"), "float16"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
