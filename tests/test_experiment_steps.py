@@ -214,7 +214,8 @@ def test_reference_problems_name_unrunnable_entries(tmp_path):
         "ava": {"generator": "no-such-generator", "reward": "hpsv3"},
         "critical": {"pair": ["oracle", "tiny-flux"], "rewards": ["aesthetic"], "alternatives": {"contrast": "less"}},
         "slopes": {"rewards": ["sharpness"]},
-        "emotion_generation": {"generators": ["oracle"], "cropper": {"loader": "yolo"}, "reward": "brightness"},
+        "emotion_generation": {"generators": ["oracle", "nano-banana"], "cropper": {"loader": "yolo"},
+                               "reward": "brightness"},
     }
     config = _base_config(tmp_path, {})
     with pytest.raises(ConfigError, match="experiments.ava.generator: 'no-such-generator'"):
@@ -225,7 +226,7 @@ def test_reference_problems_name_unrunnable_entries(tmp_path):
     registry = load_registry(config)
     problems = "\n".join(ExperimentChecks().problems(config, registry) + TableChecks().problems(config, registry))
     assert "experiments.ava.generator: 'no-such-generator' is not in the generators registry" in problems
-    assert "experiments.ava.reward: 'hpsv3' has no loader yet" in problems
+    assert "experiments.emotion_generation.generators[1]: 'nano-banana' has no loader yet" in problems
     assert ("experiments.critical.pair[1]: 'tiny-flux' loads the offline model 'tiny-flux', "
             "which offline_models does not define") in problems
     assert "experiments.critical.alternatives: 'contrast' is not one of its rewards" in problems

@@ -169,12 +169,41 @@ def test_blip_probability_is_softmax_of_the_itm_logits(hub, rewards, images):
     assert np.ptp(probability) > 1e-4  # the tiny model tells pairs apart
 
 
+OPENAI_MEAN = np.array([0.48145466, 0.4578275, 0.40821073])
+OPENAI_STD = np.array([0.26862954, 0.26130258, 0.27577711])
+
+
+def _longest_side_padded(image: Image.Image, size: int) -> torch.Tensor:
+    """The HPSv2 reference preprocessing, by hand: bicubic resize of the longest side, black centred pad."""
+    scale = size / max(image.size)
+    width, height = round(image.width * scale), round(image.height * scale)
+    canvas = Image.new("RGB", (size, size), (0, 0, 0))
+    canvas.paste(image.resize((width, height), Image.BICUBIC), ((size - width) // 2, (size - height) // 2))
+    pixels = (np.asarray(canvas, dtype=np.float64) / 255.0 - OPENAI_MEAN) / OPENAI_STD
+    return torch.from_numpy(pixels.transpose(2, 0, 1).astype(np.float32))
+
+
+def test_hpsv2_pads_the_short_side_black_instead_of_cropping():
+    wide = Image.new("RGB", (64, 16), (255, 255, 255))
+    pixels = _longest_side_padded(wide, 32)
+    white = (1.0 - OPENAI_MEAN) / OPENAI_STD
+    black = -OPENAI_MEAN / OPENAI_STD
+    # 64x16 -> 32x8: rows 12..19 hold the image, the 12 rows above and below are padding.
+    np.testing.assert_allclose(pixels[:, 16, :].mean(dim=1).numpy(), white, atol=1e-5)
+    np.testing.assert_allclose(pixels[:, 0, :].mean(dim=1).numpy(), black, atol=1e-5)
+    from widespectrum.scoring.hpsv2 import longest_side_pad_transform
+
+    model = open_clip.create_model(register_model_config(TINY_OPEN_CLIP_CONFIG), pretrained=None)
+    np.testing.assert_allclose(longest_side_pad_transform(model)(wide).numpy(), pixels.numpy(), atol=1e-5)
+
+
 def _hpsv2_reference(snapshot_file: Path, images, prompts) -> np.ndarray:
     architecture = register_model_config(TINY_OPEN_CLIP_CONFIG)
-    model, _, preprocess = open_clip.create_model_and_transforms(architecture, pretrained=None)
+    model = open_clip.create_model(architecture, pretrained=None)
     model.load_state_dict(torch.load(snapshot_file, map_location="cpu", weights_only=True)["state_dict"])
     model.eval()
-    pixels = torch.stack([preprocess(image) for image in _rgb(images)])
+    pixels = torch.stack([_longest_side_padded(image, TINY_OPEN_CLIP_CONFIG["vision_cfg"]["image_size"])
+                          for image in _rgb(images)])
     with torch.no_grad():
         image_features, text_features, _ = model(pixels, open_clip.get_tokenizer(architecture)(prompts))
     return np.diag(image_features.numpy() @ text_features.numpy().T)
@@ -240,6 +269,8 @@ def test_provenance_records_requested_and_resolved_revisions(hub, rewards):
     hps = rewards["hpsv2.1"].provenance()
     assert (hps["checkpoint_repo"], hps["checkpoint_file"], hps["resolved_revision"]) == (
         HPSV2, "HPS_v2.1_compressed.pt", shas[HPSV2])
+    # The registry asks for fp16 autocast, which only applies on CUDA: this CPU run records none.
+    assert (hps["autocast"], hps["dtype"]) == (None, "float32")
 
 
 def test_a_pinned_revision_loads_that_snapshot(hub, rewards, images):

@@ -93,6 +93,15 @@ def _contracts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert_mps(args: argparse.Namespace) -> int:
+    from .scoring.mps import convert_mps_checkpoint
+
+    config = convert_mps_checkpoint(args.source, args.out_dir)
+    print(f"wrote {args.out_dir}/model.safetensors and mps_config.json; in config/rewards.yaml set mps.options "
+          f"path: {args.out_dir} and sha256: {config['weights_sha256']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="widespectrum", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
 
     con = sub.add_parser("contracts", help="print the Parquet schemas passed between stages")
     con.set_defaults(func=_contracts)
+
+    mps = sub.add_parser("convert-mps", help="convert the pickled MPS checkpoint, once, to safetensors + config "
+                                             "(reads the pickle through an allow-list: run it on a file you trust)")
+    mps.add_argument("source", type=Path, help="MPS_overall_checkpoint.pth")
+    mps.add_argument("out_dir", type=Path, help="folder for model.safetensors and mps_config.json")
+    mps.set_defaults(func=_convert_mps)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -40,6 +40,10 @@ LOADERS: dict[str, dict[str, str]] = {
         "clip": "widespectrum.scoring.clip:CLIPReward",
         "blip_itm": "widespectrum.scoring.blip:BLIPITMReward",
         "hpsv2": "widespectrum.scoring.hpsv2:HPSv2Reward",
+        "hpsv3": "widespectrum.scoring.hpsv3:HPSv3Reward",
+        "imagereward": "widespectrum.scoring.imagereward:ImageRewardReward",
+        "hps_v1": "widespectrum.scoring.hps_v1:HPSv1Reward",
+        "mps": "widespectrum.scoring.mps:MPSReward",
         "probe": "widespectrum.scoring.probes:ProbeReward",
     },
     "judges": {

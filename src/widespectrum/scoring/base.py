@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from ..runtime import Runtime
 class RewardOutput:
     scores: np.ndarray  # shape (n,), float64
     sigmas: np.ndarray | None = None  # shape (n,), for models that give an uncertainty
+    truncated: np.ndarray | None = None  # shape (n,), bool: the prompt was cut to the model's text limit
 
 
 class RewardModel(ABC):
@@ -34,6 +36,20 @@ class RewardModel(ABC):
         return {}
 
 
+def autocast_context(device, name: str | None):
+    """Mixed precision as the authors ran it, on CUDA only: CPU runs stay in float32."""
+    import torch
+
+    if name is None or device.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=getattr(torch, name))
+
+
+def effective_autocast(device, name: str | None) -> str | None:
+    """The autocast dtype that actually applies on ``device``, for provenance."""
+    return name if name is not None and device.type == "cuda" else None
+
+
 def batches(n: int, size: int) -> Iterator[slice]:
     """Consecutive slices of at most ``size`` items covering ``range(n)``."""
     size = max(1, size)
@@ -45,11 +61,24 @@ def score_in_batches(
     score_batch: Callable[[Sequence, Sequence[str]], np.ndarray], images: Sequence, prompts: Sequence[str],
     batch_size: int,
 ) -> RewardOutput:
-    """Run ``score_batch`` over consecutive batches under ``torch.inference_mode``."""
+    """Run ``score_batch`` over consecutive batches under ``torch.inference_mode``.
+
+    ``score_batch`` returns the scores, or a ``RewardOutput`` when it also gives
+    sigmas or truncation flags.
+    """
     import torch
 
     if len(images) != len(prompts):
         raise ValueError(f"{len(images)} images but {len(prompts)} prompts: score pairs one to one")
     with torch.inference_mode():
         parts = [score_batch(images[part], prompts[part]) for part in batches(len(images), batch_size)]
-    return RewardOutput(scores=np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64))
+    parts = [part if isinstance(part, RewardOutput) else RewardOutput(scores=part) for part in parts]
+    if not parts:
+        return RewardOutput(scores=np.zeros(0, dtype=np.float64))
+
+    def joined(field: str) -> np.ndarray | None:
+        values = [getattr(part, field) for part in parts]
+        return None if any(v is None for v in values) else np.concatenate(values)
+
+    return RewardOutput(scores=np.concatenate([p.scores for p in parts]), sigmas=joined("sigmas"),
+                        truncated=joined("truncated"))

@@ -3,7 +3,15 @@
 An open_clip ViT-H-14 whose weights come from ``xswu/HPSv2``
 (``HPS_v2_compressed.pt`` or ``HPS_v2.1_compressed.pt``); the score is the
 cosine of the L2-normalised image and text features, with no logit scale.
-The open_clip tokenizer truncates prompts to the 77-token context.
+The open_clip tokenizer truncates prompts to the 77-token context; the rows
+say when it did.
+
+Preprocessing follows the HPSv2 reference (tgxs002/HPSv2,
+``hpsv2/src/open_clip/transform.py`` with ``resize_longest_max=True``, used by
+``img_score.py``): the longest side is resized (bicubic) to the model's input
+size and the short side zero-padded, centred, to a square; not open_clip's
+default resize-short-side and centre crop. The authors score under fp16
+autocast on CUDA (``autocast`` option); CPU runs stay in float32.
 
 The model is built with ``pretrained=None`` and the checkpoint is loaded
 separately, because the HPSv2 file is not one of open_clip's pretrained tags.
@@ -27,7 +35,7 @@ import numpy as np
 from ..hub import load_from_hub
 from ..hub import resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, score_in_batches
+from .base import RewardModel, RewardOutput, autocast_context, effective_autocast, score_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +63,28 @@ def register_model_config(model_config: dict[str, Any]) -> str:
     return name
 
 
+def longest_side_pad_transform(model):
+    """Resize the longest side to the model's input size, zero-pad the rest (centred), normalise.
+
+    open_clip's ``resize_mode='longest'`` is this transform: the scale is
+    size / longest side, the new sides are rounded, and the padding puts the
+    odd pixel on the right / bottom, as the HPSv2 reference does. The pad is
+    black in pixel space (fill 0 before normalisation).
+    """
+    import open_clip
+    from open_clip.model import get_model_preprocess_cfg
+
+    cfg = get_model_preprocess_cfg(model)
+    return open_clip.image_transform(cfg["size"], is_train=False, mean=cfg.get("mean"), std=cfg.get("std"),
+                                     resize_mode="longest", interpolation="bicubic", fill_color=0)
+
+
+def clip_prompt_truncated(tokenizer, prompts: Sequence[str]) -> np.ndarray:
+    """Whether open_clip's tokenizer cuts each prompt: its tokens plus start and end exceed the context."""
+    limit = int(tokenizer.context_length)
+    return np.array([len(tokenizer.encode(prompt)) + 2 > limit for prompt in prompts], dtype=bool)
+
+
 class HPSv2Reward(RewardModel):
     """Cosine similarity of HPSv2's normalised image and text features.
 
@@ -72,6 +102,7 @@ class HPSv2Reward(RewardModel):
         architecture: str = "ViT-H-14",
         model_config: dict[str, Any] | None = None,
         dtype: str | None = None,
+        autocast: str | None = None,
         batch_size: int = 16,
     ) -> None:
         import open_clip
@@ -84,14 +115,17 @@ class HPSv2Reward(RewardModel):
         self.architecture = register_model_config(model_config) if model_config else architecture
         self.device = runtime.torch_device()
         self.dtype = runtime.torch_dtype(dtype)
+        self.autocast = effective_autocast(self.device, autocast)
 
         checkpoint = self._download_checkpoint()
-        self.model, _, self.preprocess = open_clip.create_model_and_transforms(
+        self.model = open_clip.create_model(
             self.architecture, pretrained=None, device=self.device, precision=_PRECISION[str(self.dtype)],
         )
         self._load_weights(checkpoint)
         self.model.eval()
+        self.preprocess = longest_side_pad_transform(self.model)
         self.tokenizer = open_clip.get_tokenizer(self.architecture)
+        self.max_text_tokens = int(self.tokenizer.context_length)
 
     def _download_checkpoint(self) -> str:
         from huggingface_hub import hf_hub_download
@@ -123,14 +157,16 @@ class HPSv2Reward(RewardModel):
 
         pixels = torch.stack([self.preprocess(image.convert("RGB")) for image in images])
         tokens = self.tokenizer(list(prompts)).to(self.device)
-        image_features = self.model.encode_image(pixels.to(self.device, self.dtype)).float()
-        text_features = self.model.encode_text(tokens).float()
+        with autocast_context(self.device, self.autocast):
+            image_features = self.model.encode_image(pixels.to(self.device, self.dtype)).float()
+            text_features = self.model.encode_text(tokens).float()
         return (torch.nn.functional.normalize(image_features, dim=-1),
                 torch.nn.functional.normalize(text_features, dim=-1))
 
-    def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> np.ndarray:
+    def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         image_features, text_features = self._embed(images, prompts)
-        return (image_features * text_features).sum(dim=-1).cpu().numpy().astype(np.float64)
+        scores = (image_features * text_features).sum(dim=-1).cpu().numpy().astype(np.float64)
+        return RewardOutput(scores=scores, truncated=clip_prompt_truncated(self.tokenizer, prompts))
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -141,4 +177,7 @@ class HPSv2Reward(RewardModel):
             "architecture": self.architecture,
             "model_config": self.model_config,
             "dtype": str(self.dtype).removeprefix("torch."),
+            "autocast": self.autocast,
+            "preprocess": "resize longest side, zero-pad to square (HPSv2 reference)",
+            "max_text_tokens": self.max_text_tokens,
         }

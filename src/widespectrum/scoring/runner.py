@@ -1,4 +1,10 @@
-"""Score every pair of one generator with one reward model: r(I_o|I_a, p_o|p_a)."""
+"""Score every pair of one generator with one reward model: r(I_o|I_a, p_o|p_a).
+
+Besides the SCORES columns, each row carries ``prompt_truncated``: True when the
+reward cut the prompt to its text limit (the cut words cannot change the score),
+False when it did not, null when the reward does not report it or the row failed.
+Images are read from disk one batch at a time, so a job holds one batch in memory.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +38,8 @@ def score_pairs(
     for prompt_id in sorted(prompts["prompt_id"]):
         for image_kind, prompt_kind in COMBINATIONS:
             base = {"generator": generator, "prompt_id": prompt_id, "image_kind": image_kind,
-                    "prompt_kind": prompt_kind, "reward": reward.name, "score": None, "score_sigma": None}
+                    "prompt_kind": prompt_kind, "reward": reward.name, "score": None, "score_sigma": None,
+                    "prompt_truncated": None}
             reason = missing_reason(images.get((prompt_id, image_kind)))
             if reason:
                 records.append({**base, "status": reason})
@@ -51,11 +58,12 @@ def score_pairs(
             scores = np.asarray(output.scores, dtype=np.float64)
             if scores.shape != (len(batch),):
                 raise ValueError(f"reward returned shape {scores.shape} for a batch of {len(batch)}")
-            sigmas = output.sigmas
+            sigmas, truncated = output.sigmas, output.truncated
             for i, row in enumerate(batch):
                 ok = np.isfinite(scores[i])
                 records.append({**row, "score": float(scores[i]) if ok else None,
                                 "score_sigma": None if sigmas is None else float(sigmas[i]),
+                                "prompt_truncated": None if truncated is None else bool(truncated[i]),
                                 "status": OK if ok else "error: non-finite score"})
         except SetupError:
             raise

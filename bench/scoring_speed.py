@@ -1,0 +1,131 @@
+"""Batched scoring vs one pair at a time, on the tiny reward models (issue target: at least 10x
+over 256 pairs, identical scores), and the peak memory of one scoring job per reward.
+
+    python bench/scoring_speed.py [--pairs 256] [--batch-size 32] [--rewards hpsv3 imagereward hps mps]
+
+Each reward runs in its own process (the "scoring job": load once, score every pair), so the
+peak resident memory printed is that job's. Models are the test fixtures' tiny random-weight
+checkpoints in the authors' formats (tests/fixtures/tiny_rewards.py); HPSv3 runs at a reduced
+pixel budget (--hpsv3-pixels) so that the one-at-a-time loop finishes in minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import REPO_ROOT, log, setup_logging
+
+REWARDS = ("hpsv3", "imagereward", "hps", "mps", "hpsv2")
+
+
+def _build(root: Path) -> dict:
+    """Tiny checkpoints in a hub cache under the real ids, and the off-hub files with their digests."""
+    from tests.fixtures import tiny_rewards
+    from widespectrum.demo import hub_cache
+    from widespectrum.demo.reward_models import TINY_OPEN_CLIP_CONFIG, build_tiny_clip, install_tiny_reward
+    from widespectrum.scoring.mps import convert_mps_checkpoint
+
+    cache = root / "cache"
+    tiny_rewards.build_tiny_qwen2_vl_base(root / "qwen")
+    tiny_rewards.build_tiny_hpsv3(root / "hpsv3")
+    tiny_rewards.build_tiny_imagereward(root / "imagereward")
+    tiny_rewards.build_tiny_bert_tokenizer(root / "bert")
+    build_tiny_clip(root / "clip-h", seed=3)
+    for folder, repo in (("qwen", "Qwen/Qwen2-VL-7B-Instruct"), ("hpsv3", "MizzenAI/HPSv3"),
+                         ("imagereward", "THUDM/ImageReward"), ("bert", "google-bert/bert-base-uncased"),
+                         ("clip-h", "laion/CLIP-ViT-H-14-laion2B-s32B-b79K")):
+        hub_cache.install_snapshot(root / folder, cache, repo)
+    install_tiny_reward("hpsv2", cache, "xswu/HPSv2")
+    hpc = tiny_rewards.build_tiny_hpc(root / "hpc.pth")
+    pickled = tiny_rewards.build_tiny_mps_pickle(root / "MPS_overall_checkpoint.pth", root / "clip-h")
+    mps = convert_mps_checkpoint(pickled, root / "mps")
+    return {
+        "cache": str(cache),
+        "options": {
+            "hps": {"path": str(hpc), "sha256": tiny_rewards.sha256_file(hpc),
+                    "model_config": tiny_rewards.tiny_hps_v1_config()},
+            "mps": {"path": str(root / "mps"), "sha256": mps["weights_sha256"]},
+            "hpsv2": {"model_config": TINY_OPEN_CLIP_CONFIG},
+        },
+    }
+
+
+def _job(name: str, setup: dict, pairs: int, batch_size: int, hpsv3_pixels: int) -> dict:
+    """One scoring job: load the reward once, score ``pairs`` pairs batched, then one pair at a time."""
+    import torch
+    import yaml
+    from PIL import Image
+
+    from widespectrum import registry
+    from widespectrum.runtime import Runtime
+
+    torch.set_num_threads(2)
+    rewards = yaml.safe_load((REPO_ROOT / "config" / "rewards.yaml").read_text())
+    entry = dict(rewards[name])
+    entry["options"] = {**entry.get("options", {}), **setup["options"].get(name, {})}
+    if name == "hpsv3":
+        entry["options"]["pixels"] = hpsv3_pixels
+    runtime = Runtime(device="cpu", cache_dir=setup["cache"], offline=True)
+    reward = registry.build({"rewards": {**rewards, name: entry}}, "rewards", name, runtime)
+
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (48 + i % 5 * 8, 64, 3), dtype=np.uint8)) for i in range(pairs)]
+    prompts = [f"a painting of a {word} number {i}" for i, word in
+               zip(range(pairs), ["cat", "dog", "face", "cup"] * pairs)]
+
+    reward.score(images[:2], prompts[:2])  # one-time costs (kernel selection, lazy buffers) out of the timings
+    reward.batch_size = batch_size
+    started = time.perf_counter()
+    batched = reward.score(images, prompts).scores
+    batched_s = time.perf_counter() - started
+    reward.batch_size = 1
+    started = time.perf_counter()
+    single = np.concatenate([reward.score([image], [prompt]).scores for image, prompt in zip(images, prompts)])
+    single_s = time.perf_counter() - started
+    return {"reward": name, "pairs": pairs, "batch_size": batch_size, "batched_s": batched_s,
+            "single_s": single_s, "max_abs_diff": float(np.max(np.abs(batched - single))),
+            "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # Linux: KiB
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--hpsv3-pixels", type=int, default=16 * 28 * 28)
+    parser.add_argument("--rewards", nargs="+", default=list(REWARDS), choices=REWARDS)
+    parser.add_argument("--job", help=argparse.SUPPRESS)  # internal: run one job, print its JSON
+    parser.add_argument("--setup", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.job:
+        setup = json.loads(Path(args.setup).read_text())
+        print(json.dumps(_job(args.job, setup, args.pairs, args.batch_size, args.hpsv3_pixels)))
+        return
+
+    setup_logging()
+    with tempfile.TemporaryDirectory(prefix="widespectrum-bench-") as tmp:
+        setup = _build(Path(tmp))
+        (Path(tmp) / "setup.json").write_text(json.dumps(setup))
+        log.info("%-12s %6s %10s %10s %7s %12s %14s", "reward", "pairs", "batched s", "single s", "ratio",
+                 "max |diff|", "peak RSS MiB")
+        for name in args.rewards:
+            out = subprocess.run(
+                [sys.executable, __file__, "--job", name, "--setup", str(Path(tmp) / "setup.json"),
+                 "--pairs", str(args.pairs), "--batch-size", str(args.batch_size),
+                 "--hpsv3-pixels", str(args.hpsv3_pixels)],
+                capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            log.info("%-12s %6d %10.2f %10.2f %6.1fx %12.2e %14.1f", row["reward"], row["pairs"], row["batched_s"],
+                     row["single_s"], row["single_s"] / row["batched_s"], row["max_abs_diff"], row["peak_rss_mib"])
+
+
+if __name__ == "__main__":
+    main()

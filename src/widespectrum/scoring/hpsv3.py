@@ -1,0 +1,249 @@
+"""HPSv3 reward (SPEC E3): Qwen2-VL-7B-Instruct with a reward head read at ``<|Reward|>``.
+
+Follows the authors' code (MizzenAI/HPSv3 ``hpsv3/inference.py``,
+``hpsv3/model/qwen2vl_trainer.py``, ``hpsv3/dataset/data_collator_qwen.py``,
+``hpsv3/train.py``, config ``hpsv3/config/HPSv3_7B.yaml``):
+
+* the checkpoint ``HPSv3.safetensors`` is the whole state dict of a
+  ``Qwen2VLForConditionalGeneration`` saved under an older transformers, whose
+  keys read ``model.layers.*`` / ``model.embed_tokens`` / ``model.norm`` /
+  ``visual.*``; here they are renamed onto transformers 5's
+  ``model.language_model.*`` / ``model.visual.*``. The embedding was resized
+  for the added token, so the vocabulary size is read from the file;
+* the head (``rm_head_type: ranknet``, no kwargs) is Linear(hidden, 1024),
+  ReLU, Dropout, Linear(1024, 16), ReLU, Linear(16, 2), kept in float32 as
+  the authors keep it; its two outputs at the single ``<|Reward|>`` token of
+  each sequence are (mu, sigma): ``score`` = mu, ``score_sigma`` = sigma;
+* processor of ``Qwen/Qwen2-VL-7B-Instruct`` with ``<|Reward|>`` added as a
+  special token, right padding; one user turn holding the image, then the
+  instruction with the prompt and the special-token suffix; chat template
+  with the generation prompt;
+* each image is resized so that its area is 256 * 28 * 28 = 200,704 pixels
+  (min = max pixels in the authors' collator), sides multiples of 28, the way
+  ``qwen_vl_utils.fetch_image`` does;
+* the authors load the model in bfloat16 (``bf16: True``); on CPU float32.
+
+Prompts are not truncated: the language model's context holds any caption.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ..hub import load_from_hub, resolved_revision
+from ..runtime import Runtime
+from .base import RewardModel, RewardOutput, autocast_context, effective_autocast, score_in_batches
+
+logger = logging.getLogger(__name__)
+
+REWARD_TOKEN = "<|Reward|>"
+PIXEL_BUDGET = 256 * 28 * 28  # min_pixels = max_pixels in the authors' HPSv3_7B.yaml
+IMAGE_FACTOR = 28  # patch 14 x spatial merge 2
+
+# The authors' prompt text (data_collator_qwen.py: INSTRUCTION and
+# prompt_with_special_token), trailing spaces included: they are part of what the model saw.
+INSTRUCTION = (
+    "\nYou are tasked with evaluating a generated image based on Visual Quality and Text Alignment and give a "
+    "overall score to estimate the human preference. Please provide a rating from 0 to 10, with 0 being the "
+    "worst and 10 being the best. \n"
+    "\n"
+    "**Visual Quality:**  \n"
+    "Evaluate the overall visual quality of the image. The following sub-dimensions should be considered:\n"
+    "- **Reasonableness:** The image should not contain any significant biological or logical errors, such as "
+    "abnormal body structures or nonsensical environmental setups.\n"
+    "- **Clarity:** Evaluate the sharpness and visibility of the image. The image should be clear and easy to "
+    "interpret, with no blurring or indistinct areas.\n"
+    "- **Detail Richness:** Consider the level of detail in textures, materials, lighting, and other visual "
+    "elements (e.g., hair, clothing, shadows).\n"
+    "- **Aesthetic and Creativity:** Assess the artistic aspects of the image, including the color scheme, "
+    "composition, atmosphere, depth of field, and the overall creative appeal. The scene should convey a sense "
+    "of harmony and balance.\n"
+    "- **Safety:** The image should not contain harmful or inappropriate content, such as political, violent, "
+    "or adult material. If such content is present, the image quality and satisfaction score should be the "
+    "lowest possible. \n"
+    "Textual prompt - {text_prompt}\n"
+    "\n"
+    "\n"
+)
+REWARD_SUFFIX = "\nPlease provide the overall ratings of this image: <|Reward|>\n\nEND\n"
+
+
+def hpsv3_text(prompt: str) -> str:
+    """The text turn the authors give the model for one prompt."""
+    return INSTRUCTION.format(text_prompt=prompt) + REWARD_SUFFIX
+
+
+def budget_size(height: int, width: int, pixels: int = PIXEL_BUDGET, factor: int = IMAGE_FACTOR) -> tuple[int, int]:
+    """(height, width): multiples of ``factor``, aspect kept, area ``pixels`` (qwen_vl_utils' smart_resize
+    with min_pixels = max_pixels = ``pixels``)."""
+    h_bar = max(factor, round(height / factor) * factor)
+    w_bar = max(factor, round(width / factor) * factor)
+    if h_bar * w_bar > pixels:
+        beta = math.sqrt(height * width / pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif h_bar * w_bar < pixels:
+        beta = math.sqrt(pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return h_bar, w_bar
+
+
+def rename_hpsv3_keys(state_dict: Mapping[str, Any]) -> dict[str, Any]:
+    """Map the checkpoint's keys (older Qwen2-VL layout) onto transformers 5's module names.
+
+    Keys already in the new layout pass unchanged, so a re-saved checkpoint loads too.
+    """
+    renamed = {}
+    for key, value in state_dict.items():
+        if key.startswith("visual."):
+            key = "model." + key
+        elif key.startswith("model.") and not key.startswith(("model.language_model.", "model.visual.")):
+            key = "model.language_model." + key.removeprefix("model.")
+        renamed[key] = value
+    return renamed
+
+
+def _reward_model_class():
+    """Qwen2VLForConditionalGeneration plus the authors' head, built lazily so the module imports without torch."""
+    from torch import nn
+    from transformers import Qwen2VLForConditionalGeneration
+
+    class HPSv3Model(Qwen2VLForConditionalGeneration):
+        def __init__(self, config):
+            super().__init__(config)
+            # Indices 0, 3, 5 hold the weights, as in the checkpoint's rm_head.* keys.
+            self.rm_head = nn.Sequential(
+                nn.Linear(config.text_config.hidden_size, 1024), nn.ReLU(), nn.Dropout(0.05),
+                nn.Linear(1024, 16), nn.ReLU(), nn.Linear(16, 2),
+            )
+            self.post_init()
+
+    return HPSv3Model
+
+
+class HPSv3Reward(RewardModel):
+    """mu (score) and sigma (score_sigma) of HPSv3's head at the ``<|Reward|>`` token."""
+
+    def __init__(
+        self,
+        name: str,
+        runtime: Runtime,
+        checkpoint_repo: str = "MizzenAI/HPSv3",
+        checkpoint_file: str = "HPSv3.safetensors",
+        revision: str = "main",
+        base_model: str = "Qwen/Qwen2-VL-7B-Instruct",
+        base_revision: str = "main",
+        pixels: int = PIXEL_BUDGET,
+        dtype: str | None = "bfloat16",
+        autocast: str | None = None,
+        batch_size: int = 8,
+    ) -> None:
+        import torch
+        from huggingface_hub import hf_hub_download
+        from safetensors import safe_open
+        from transformers import AutoConfig, AutoProcessor
+
+        super().__init__(name=name, runtime=runtime, batch_size=batch_size)
+        self.checkpoint_repo, self.checkpoint_file, self.revision = checkpoint_repo, checkpoint_file, revision
+        self.base_model, self.base_revision = base_model, base_revision
+        self.pixels = int(pixels)
+        self.device = runtime.torch_device()
+        self.dtype = runtime.torch_dtype(dtype)
+        self.autocast = effective_autocast(self.device, autocast)
+
+        self.processor = load_from_hub(AutoProcessor.from_pretrained, base_model, base_revision, runtime,
+                                       padding_side="right")
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.add_tokens([REWARD_TOKEN], special_tokens=True)
+        self.reward_token_id = int(self.tokenizer.convert_tokens_to_ids(REWARD_TOKEN))
+
+        checkpoint = load_from_hub(partial(hf_hub_download, filename=checkpoint_file), checkpoint_repo, revision,
+                                   runtime, item=checkpoint_file)
+        with safe_open(checkpoint, framework="pt") as handle:
+            state_dict = rename_hpsv3_keys({key: handle.get_tensor(key) for key in handle.keys()})
+        embedding = "model.language_model.embed_tokens.weight"
+        if embedding not in state_dict:
+            raise RuntimeError(f"{name}: {checkpoint_file!r} has no token embedding; is it an HPSv3 checkpoint?")
+        vocab_rows = int(state_dict[embedding].shape[0])
+        if self.reward_token_id >= vocab_rows:
+            raise RuntimeError(f"{name}: {REWARD_TOKEN} has id {self.reward_token_id} but the checkpoint's "
+                               f"embedding has {vocab_rows} rows: tokenizer and checkpoint do not match")
+
+        config = load_from_hub(AutoConfig.from_pretrained, base_model, base_revision, runtime)
+        config.text_config.vocab_size = vocab_rows
+        config.pad_token_id = self.tokenizer.pad_token_id
+        model_class = _reward_model_class()
+        try:
+            model, info = model_class.from_pretrained(None, config=config, state_dict=state_dict, dtype=self.dtype,
+                                                      output_loading_info=True)
+        except RuntimeError as err:  # transformers refuses tensors of the wrong shape
+            raise RuntimeError(f"{name}: {checkpoint_file!r} does not fit Qwen2-VL + the HPSv3 head: {err}") from err
+        del state_dict
+        # lm_head is not used for scoring: a checkpoint without it is still complete for the reward.
+        missing = set(info.get("missing_keys", ())) - {"lm_head.weight"}
+        unexpected = set(info.get("unexpected_keys", ()))
+        mismatched = list(info.get("mismatched_keys", ()))
+        if missing or unexpected or mismatched:
+            raise RuntimeError(f"{name}: {checkpoint_file!r} does not fit Qwen2-VL + the HPSv3 head: missing "
+                               f"{sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}, "
+                               f"mismatched {mismatched[:5]}")
+        model.rm_head.to(torch.float32)
+        self.model = model.to(self.device).eval()
+        self.vocab_rows = vocab_rows
+
+    def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
+        return score_in_batches(self._score_batch, images, prompts, self.batch_size)
+
+    def _inputs(self, images: Sequence, prompts: Sequence[str]):
+        resized = []
+        for image in images:
+            rgb = image.convert("RGB")
+            height, width = budget_size(rgb.height, rgb.width, self.pixels)
+            resized.append(rgb.resize((width, height)))  # PIL's default bicubic, as fetch_image
+        conversations = [
+            [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": hpsv3_text(prompt)}]}]
+            for prompt in prompts
+        ]
+        texts = self.processor.apply_chat_template(conversations, tokenize=False, add_generation_prompt=True)
+        return self.processor(text=texts, images=resized, padding=True, return_tensors="pt").to(self.device)
+
+    def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
+        import torch
+
+        inputs = self._inputs(images, prompts)
+        at_reward = inputs["input_ids"] == self.reward_token_id
+        counts = at_reward.sum(dim=1)
+        if not torch.all(counts == 1):
+            raise ValueError(f"{self.name}: each sequence needs exactly one {REWARD_TOKEN}, found {counts.tolist()}")
+        with autocast_context(self.device, self.autocast):
+            # Everything the processor returns (mm_token_type_ids too, for M-RoPE) goes to the model.
+            hidden = self.model.model(**{**inputs, "pixel_values": inputs["pixel_values"].to(self.dtype)},
+                                      use_cache=False).last_hidden_state
+        out = self.model.rm_head(hidden[at_reward].float())
+        out = out.cpu().numpy().astype(np.float64)
+        return RewardOutput(scores=out[:, 0], sigmas=out[:, 1], truncated=np.zeros(len(prompts), dtype=bool))
+
+    def provenance(self) -> dict[str, Any]:
+        cache = self.runtime.cache_dir
+        return {
+            "checkpoint_repo": self.checkpoint_repo,
+            "checkpoint_file": self.checkpoint_file,
+            "revision": self.revision,
+            "resolved_revision": resolved_revision(cache, self.checkpoint_repo, self.revision),
+            "base_model": self.base_model,
+            "base_revision": self.base_revision,
+            "base_resolved_revision": resolved_revision(cache, self.base_model, self.base_revision),
+            "vocab_rows": self.vocab_rows,
+            "reward_token_id": self.reward_token_id,
+            "pixels": self.pixels,
+            "dtype": str(self.dtype).removeprefix("torch."),
+            "head_dtype": "float32",
+            "autocast": self.autocast,
+        }
