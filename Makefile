@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
 
-test: install
+test: install slurm-deps
 	$(BIN)/python -m pytest
 
 lint: install
@@ -47,3 +47,8 @@ bench: install
 
 clean-demo:
 	rm -rf results/demo
+
+# SLURM and munge for the loopback-cluster test (root with apt only; skipped elsewhere)
+.PHONY: slurm-deps
+slurm-deps:
+	bash .ci/install_slurm.sh
