@@ -73,11 +73,33 @@ class Plan:
         return sum(job.gpu_seconds * job.gpu for job in self.gpu_jobs if job.gpu_seconds is not None) / 3600
 
 
-def dag_jobs(config_file: str | Path, snakefile: str | Path = REPO_ROOT / "Snakefile") -> list[tuple[str, dict, int, dict]]:
+def _profile_resources(profile: str | Path | None) -> dict:
+    """A profile's default-resources and set-resources, parsed as `snakemake --profile` does."""
+    if profile is None:
+        return {}
+    import yaml
+    from snakemake.resources import Resources
+
+    settings = yaml.safe_load((Path(profile) / "config.yaml").read_text())
+
+    def parse(mapping: dict) -> Resources:
+        return Resources.parse([f"{key}={value}" for key, value in mapping.items()], allow_expressions=True)
+
+    parsed = {}
+    if settings.get("default-resources"):
+        parsed["default_resources"] = parse(settings["default-resources"])
+    if settings.get("set-resources"):
+        parsed["overwrite_resources"] = {rule: parse(values) for rule, values in settings["set-resources"].items()}
+    return parsed
+
+
+def dag_jobs(config_file: str | Path, snakefile: str | Path = REPO_ROOT / "Snakefile",
+             profile: str | Path | None = None) -> list[tuple[str, dict, int, dict]]:
     """(rule, wildcards, threads, resources) of every job of a full run of ``config_file``.
 
     Builds the DAG with ``forceall`` through the Snakemake API without executing anything
-    and without locking the working directory.
+    and without locking the working directory. With ``profile``, the resources are those
+    its default-resources and set-resources give each job's first attempt.
     """
     from snakemake.api import SnakemakeApi
     from snakemake.settings.enums import Quietness
@@ -85,7 +107,7 @@ def dag_jobs(config_file: str | Path, snakefile: str | Path = REPO_ROOT / "Snake
 
     with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
         workflow_api = api.workflow(
-            resource_settings=ResourceSettings(cores=1),
+            resource_settings=ResourceSettings(cores=1, **_profile_resources(profile)),
             config_settings=ConfigSettings(configfiles=[Path(config_file).resolve()]),
             snakefile=Path(snakefile).resolve(),
             workdir=Path(snakefile).resolve().parent,
