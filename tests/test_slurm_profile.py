@@ -74,3 +74,16 @@ def test_memory_grows_with_attempts_and_still_fits(paper_jobs):
         last = _job(rule, wildcards, threads, {**resources, "mem_mb": 3 * int(base)})
         assert get_best_partition(partitions, last, _Logger()) is not None, (rule, wildcards)
     assert {rule: r["mem_mb"] for rule, _, _, r in paper_jobs}["generate"] == 64000
+
+
+@pytest.mark.parametrize("profile, gpu_cap", [("slurm", None), ("local-gpu", 1)])
+def test_workflow_profile_leaves_the_gpu_cap_to_the_chosen_profile(profile, gpu_cap):
+    """profiles/default is applied after (and over) --profile: it must not cap GPU jobs."""
+    from snakemake.cli import get_argument_parser
+
+    args = get_argument_parser(profiles=[REPO / "profiles" / profile, REPO / "profiles" / "default"]).parse_args([])
+    resources = args.resources or {}
+    assert (resources["gpu"].value if "gpu" in resources else None) == gpu_cap
+    overridden = get_argument_parser(profiles=[REPO / "profiles" / profile, REPO / "profiles" / "default"]
+                                     ).parse_args(["--resources", "gpu=4"])
+    assert overridden.resources["gpu"].value == 4
