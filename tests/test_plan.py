@@ -76,3 +76,16 @@ def test_plan_command_prints_budget(planned, capsys):
     out = capsys.readouterr().out
     assert "generate[generator=tiny-flux,chunk=2]" in out
     assert "Total: 0.1 GPU-hours over 5 estimated GPU jobs; largest job needs 30 GB" in out
+
+
+def test_jobs_without_estimate_are_counted_apart():
+    from widespectrum.plan import Plan, PlannedJob, format_plan
+
+    jobs = [PlannedJob("generate", {"generator": "flux-dev", "chunk": "0"}, 1, 1, "flux-dev", 200, 2200.0, 34, "s"),
+            PlannedJob("experiment_score", {"experiment": "art", "reward": "blip-l"}, 1, 1, "blip-l", None, None, 3,
+                       "s"),
+            PlannedJob("table", {"table": "tab_gen"}, 1, 0)]
+    out = format_plan(Plan("c.yaml", jobs, 0.1))
+    assert "3 jobs, 2 of them on a GPU" in out
+    assert "Total: 0.6 GPU-hours over 1 estimated GPU jobs; largest job needs 34 GB" in out  # 2200 s
+    assert "Not estimated (1 GPU jobs, not counted above): 1 experiment_score" in out

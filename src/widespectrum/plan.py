@@ -179,16 +179,16 @@ def format_plan(result: Plan) -> str:
              f"{len(result.gpu_jobs)} of them on a GPU", "", "Jobs per rule:"]
     lines += [f"  {rule:<28} {count:>6}" for rule, count in sorted(result.counts.items())]
     lines += ["", "GPU jobs (GPU-hours from the registries' estimates; ? = no estimate for this job):",
-              f"  {'job':<58} {'gpus':>4} {'images':>7} {'gpu-h':>7} {'peak GB':>8}  source"]
+              f"  {'job':<72} {'gpus':>4} {'images':>7} {'gpu-h':>7} {'peak GB':>8}  source"]
     for job in result.gpu_jobs:
         images = "?" if job.images is None else str(job.images)
         memory = "?" if job.peak_gpu_memory_gb is None else f"{job.peak_gpu_memory_gb:g}"
-        lines.append(f"  {job.label:<58} {job.gpu:>4} {images:>7} {_hours(job.gpu_seconds):>7} {memory:>8}  "
+        lines.append(f"  {job.label:<72} {job.gpu:>4} {images:>7} {_hours(job.gpu_seconds):>7} {memory:>8}  "
                      f"{job.source or 'no estimate in the registry'}")
     peaks = [job.peak_gpu_memory_gb for job in result.gpu_jobs if job.peak_gpu_memory_gb is not None]
-    lines += ["", f"Total: {result.gpu_hours:.1f} GPU-hours over {len(result.gpu_jobs) - len(result.unestimated)} "
-                  f"estimated GPU jobs; largest job needs {max(peaks):g} GB of GPU memory" if peaks else
-              f"Total: {result.gpu_hours:.1f} GPU-hours"]
+    estimated = len(result.gpu_jobs) - len(result.unestimated)
+    total = f"Total: {result.gpu_hours:.1f} GPU-hours over {estimated} estimated GPU jobs"
+    lines += ["", total + (f"; largest job needs {max(peaks):g} GB of GPU memory" if peaks else "")]
     if result.unestimated:
         by_rule = Counter(job.rule for job in result.unestimated)
         listing = ", ".join(f"{count} {rule}" for rule, count in sorted(by_rule.items()))
