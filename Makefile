@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
 
-test: install lint
+test: install slurm-deps lint
 	$(BIN)/python -m pytest
 
 # Lint-clean for every run config the repository ships (the paper's is the default).
@@ -50,3 +50,8 @@ bench: install demo
 
 clean-demo:
 	rm -rf results/demo
+
+# SLURM and munge for the loopback-cluster test (root with apt only; skipped elsewhere)
+.PHONY: slurm-deps
+slurm-deps:
+	bash .ci/install_slurm.sh

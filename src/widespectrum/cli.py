@@ -102,6 +102,25 @@ def _convert_mps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from .plan import format_plan, plan
+
+    print(format_plan(plan(args.config)))
+    return 0
+
+
+def _lock(args: argparse.Namespace) -> int:
+    from .lock import LockError, write_lock
+
+    try:
+        lock = write_lock(args.run, args.output)
+    except LockError as err:
+        log.error("%s", err)
+        return 1
+    print(f"{args.output}: {len(lock['revisions'])} revisions locked from {args.run}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="widespectrum", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     mps.add_argument("source", type=Path, help="MPS_overall_checkpoint.pth")
     mps.add_argument("out_dir", type=Path, help="folder for model.safetensors and mps_config.json")
     mps.set_defaults(func=_convert_mps)
+
+    plan_cmd = sub.add_parser("plan", help="list a full run's jobs with their GPU-hours and peak GPU memory")
+    plan_cmd.add_argument("config", type=Path)
+    plan_cmd.set_defaults(func=_plan)
+
+    lock = sub.add_parser("lock", help="write the hub commits a run resolved to a lock file")
+    lock.add_argument("run", type=Path, help="run folder, e.g. results/paper")
+    lock.add_argument("--output", type=Path, default=Path("config/lock.yaml"))
+    lock.set_defaults(func=_lock)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

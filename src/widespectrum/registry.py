@@ -101,3 +101,30 @@ def build(registry: Mapping[str, Any], kind: str, name: str, runtime: Runtime) -
 
 def display_name(registry: Mapping[str, Any], kind: str, name: str) -> str:
     return registry.get(kind, {}).get(name, {}).get("display_name", name)
+
+
+def _pin(node: Any, revisions: Mapping[str, str]) -> Any:
+    if isinstance(node, list):
+        return [_pin(value, revisions) for value in node]
+    if not isinstance(node, Mapping):
+        return node
+    from .lock import ID_KEYS, is_commit
+
+    pinned = {key: _pin(value, revisions) for key, value in node.items()}
+    repo = next((node[key] for key in ID_KEYS if node.get(key)), None)
+    if repo in revisions and "revision" in node and not is_commit(node["revision"]):
+        pinned["revision"] = revisions[repo]
+    for key, value in node.items():
+        role = key.removesuffix("_id")
+        # a companion model (processor_id) without its own revision key loads "main"
+        if key.endswith("_id") and key not in ID_KEYS and value in revisions:
+            if not is_commit(node.get(f"{role}_revision")):
+                pinned[f"{role}_revision"] = revisions[value]
+    return pinned
+
+
+def apply_lock(registry: Mapping[str, Any], revisions: Mapping[str, str]) -> dict[str, dict]:
+    """A copy of ``registry`` whose branch revisions (``revision: main``) of locked hub ids
+    are replaced by the locked commits; revisions already pinned to a sha are kept."""
+    return {kind: {name: _pin(spec, revisions) for name, spec in entries.items()}
+            for kind, entries in registry.items()}
