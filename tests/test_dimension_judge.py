@@ -201,7 +201,7 @@ def test_the_paper_config_plans_a_rate_job_for_j_on_every_generator(repo_root, t
 def test_the_rate_stage_runs_j_from_the_paper_config(hub, images, all_ratings, tmp_path):
     """What the paper DAG's rate job does: config/config.yaml's J on the tiny cache, one generator."""
     from widespectrum import pipeline
-    from widespectrum.config import load_config
+    from widespectrum.runconfig import load_run as load_config
 
     config = load_config(REPO_ROOT / "config" / "config.yaml")
     config.update(results_dir=str(tmp_path), device="cpu", hub={"cache_dir": str(hub["cache"]), "offline": True})

@@ -122,7 +122,7 @@ def test_apply_lock_pins_branch_revisions_only():
 
 def test_lock_of_a_real_record_round_trips(tmp_path):
     """provenance.record's own envelope, as the jobs write it, is what the lock reads."""
-    from widespectrum.config import load_config
+    from widespectrum.runconfig import load_run as load_config
     from widespectrum.provenance import record
 
     config = load_config("config/demo.yaml")

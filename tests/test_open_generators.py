@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 
 from widespectrum import contracts, registry
-from widespectrum.config import generation_settings, load_config, load_registry
+from widespectrum.config import generation_settings, load_registry
+from widespectrum.runconfig import load_run as load_config
 from widespectrum.demo.diffusers_models import install_tiny_pipeline
 from widespectrum.generation.base import GenerationRequest
 from widespectrum.generation.diffusers_backend import DiffusersPipelineGenerator

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import REPO_ROOT
+from .config import REPO_ROOT, load_registry
+from .runconfig import load_run
 
 # rule -> (registry kind, wildcard naming the entry)
 ENTRY_OF_RULE = {
@@ -146,10 +147,8 @@ def images_of_job(rule: str, wildcards: dict[str, str], config: dict, registry: 
 
 
 def plan(config_file: str | Path, snakefile: str | Path = REPO_ROOT / "Snakefile") -> Plan:
-    from .config import load_config, load_registry
-
     started = time.perf_counter()
-    config = load_config(config_file)
+    config = load_run(config_file)
     registry = load_registry(config)
     planned = []
     for rule, wildcards, threads, resources in dag_jobs(config_file, snakefile):
