@@ -7,7 +7,6 @@ on the same tiny weights read back from the files.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np

@@ -71,6 +71,7 @@ class HPSv1Reward(RewardModel):
         self.model.to(self.device, self.dtype).eval()
         self.tokenizer = open_clip.get_tokenizer(self.architecture)
         self.max_text_tokens = int(self.tokenizer.context_length)
+        logger.info("%s: loaded %s (sha256 %s) into %s", name, self.checkpoint, self.sha256, self.architecture)
 
     def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         return score_in_batches(self._score_batch, images, prompts, self.batch_size)

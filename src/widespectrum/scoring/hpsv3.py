@@ -197,6 +197,8 @@ class HPSv3Reward(RewardModel):
         model.rm_head.to(torch.float32)
         self.model = model.to(self.device).eval()
         self.vocab_rows = vocab_rows
+        logger.info("%s: loaded %s of %s onto %s (%d vocabulary rows, %s)", name, checkpoint_file, checkpoint_repo,
+                    base_model, vocab_rows, self.dtype)
 
     def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         return score_in_batches(self._score_batch, images, prompts, self.batch_size)

@@ -172,6 +172,8 @@ class ImageRewardReward(RewardModel):
         self.tokenizer.add_special_tokens({"bos_token": "[DEC]"})
         self.tokenizer.add_tokens(["[ENC]"], special_tokens=True)
         self.vision_heads = int(vision_heads)
+        logger.info("%s: loaded %s of %s (ViT %d x %d, %s)", name, checkpoint_file, checkpoint_repo, layers, width,
+                    self.dtype)
 
     def preprocess(self, image):
         """Short side to ``image_size`` (bicubic), centre crop, CLIP normalisation (ImageReward's _transform)."""
