@@ -1,7 +1,7 @@
 """Rule experiment_generate: one generator renders every prompt of one experiment."""
 from widespectrum import experiment_steps, pipeline
 
-with pipeline.job(snakemake.log[0]):
+with pipeline.job(snakemake.log[0], gpus=snakemake.resources.get("gpu", 0)):
     experiment_steps.generate(
         snakemake.config,
         experiment=snakemake.wildcards.experiment,

@@ -1,7 +1,7 @@
 """Rule experiment_score: one reward scores one experiment's pictures."""
 from widespectrum import experiment_steps, pipeline
 
-with pipeline.job(snakemake.log[0]):
+with pipeline.job(snakemake.log[0], gpus=snakemake.resources.get("gpu", 0)):
     experiment_steps.score(
         snakemake.config,
         experiment=snakemake.wildcards.experiment,

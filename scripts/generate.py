@@ -1,7 +1,7 @@
 """Rule generate: one generator over one chunk of prompt pairs."""
 from widespectrum import pipeline
 
-with pipeline.job(snakemake.log[0]):
+with pipeline.job(snakemake.log[0], gpus=snakemake.resources.get("gpu", 0)):
     pipeline.generate_chunk(
         snakemake.config,
         generator=snakemake.wildcards.generator,

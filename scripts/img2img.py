@@ -3,7 +3,7 @@ from pathlib import Path
 
 from widespectrum import pipeline
 
-with pipeline.job(snakemake.log[0]):
+with pipeline.job(snakemake.log[0], gpus=snakemake.resources.get("gpu", 0)):
     pipeline.generate_img2img(
         snakemake.config,
         generator=snakemake.wildcards.generator,

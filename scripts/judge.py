@@ -1,7 +1,7 @@
 """Rule judge: pairwise labels for one generator's pairs."""
 from widespectrum import pipeline
 
-with pipeline.job(snakemake.log[0]):
+with pipeline.job(snakemake.log[0], gpus=snakemake.resources.get("gpu", 0)):
     pipeline.judge(
         snakemake.config,
         judge_name=snakemake.wildcards.judge,

@@ -1,7 +1,7 @@
 """Rule score: one reward model over one generator's pairs."""
 from widespectrum import pipeline
 
-with pipeline.job(snakemake.log[0]):
+with pipeline.job(snakemake.log[0], gpus=snakemake.resources.get("gpu", 0)):
     pipeline.score(
         snakemake.config,
         reward=snakemake.wildcards.reward,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -89,3 +90,19 @@ def test_no_cards_configured_is_a_no_op():
     assert gpu_cards.assign(0, environ) == [] and "CUDA_VISIBLE_DEVICES" not in environ
     with pytest.raises(ValueError, match="asks for 3 GPUs but the machine has 2"):
         gpu_cards.assign(3, environ)
+
+
+def test_a_gpu_job_claims_its_card_before_its_work(tmp_path, monkeypatch):
+    from widespectrum import gpu_cards, pipeline
+
+    monkeypatch.setenv("WIDESPECTRUM_GPUS", "5")
+    monkeypatch.setenv("WIDESPECTRUM_GPU_LOCK_DIR", str(tmp_path / "locks"))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    try:
+        with pipeline.job(tmp_path / "job.log", gpus=1):
+            assert os.environ["CUDA_VISIBLE_DEVICES"] == "5"
+    finally:
+        for handle in gpu_cards._held:
+            handle.close()
+        gpu_cards._held.clear()
+    assert "GPU card(s) 5 claimed" in (tmp_path / "job.log").read_text()

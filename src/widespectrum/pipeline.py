@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from . import contracts, layout, provenance, registry
+from . import contracts, gpu_cards, layout, provenance, registry
 from .config import config_digest, generation_settings, load_registry, resolve_path, run_dir as run_folder
 from .runtime import Runtime
 
@@ -24,9 +24,11 @@ log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def job(log_file: str | Path | None) -> Iterator[None]:
+def job(log_file: str | Path | None, gpus: int = 0) -> Iterator[None]:
     """Send logging and progress bars of one job to its Snakemake log file.
 
+    A job that asks for ``gpus`` cards claims them before any model loads, so that on
+    one multi-GPU machine (profiles/local-gpu) two jobs never share a card.
     Torch threads are set by ``Runtime`` when a model loads, so jobs that need no
     torch (probes, procedural generators, tables) never pay for importing it.
     """
@@ -40,6 +42,7 @@ def job(log_file: str | Path | None) -> Iterator[None]:
     saved_stderr = sys.stderr
     sys.stderr = stream  # tqdm writes to stderr
     try:
+        gpu_cards.assign(int(gpus))
         yield
     except Exception:
         log.exception("job failed")
