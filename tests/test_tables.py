@@ -180,6 +180,23 @@ def test_tab_gen_counts_excluded_rows(gen_run):
     assert _json_round_trips(result.records)
 
 
+def test_non_finite_scores_are_excluded_counted_and_explained(gen_run):
+    """An ok row with an inf or NaN score is no measurement: left out, counted in n, the reason recorded."""
+    scores = gen_run["scores"].copy()
+    hit = (scores["generator"] == "G1") & (scores["reward"] == "hps3") & (scores["prompt_id"] == "p2") \
+        & (scores["image_kind"] == "a") & (scores["prompt_kind"] == "o")
+    scores.loc[hit, "score"] = np.inf
+    result = tab_gen(scores, gen_run["labels"], gen_run["ratings"], generators=GENERATORS, roles=ROLES)
+    frame = result.frame.set_index("generator")
+    # G1's HPSv3 now rests on p0 and p1 only: d = [1, 0], r(I_a,p_o) = [2, 2].
+    assert frame.loc["G1", "n_hpsv3"] == 2 and frame.loc["G1", "d_hpsv3"] == pytest.approx(0.5)
+    assert frame.loc["G1", "hpsv3_aa"] == pytest.approx(2.0)
+    assert frame.loc["G1", "n_excluded"] == 1
+    reasons = result.records["excluded"]["score_reasons"]["hps3"]
+    assert reasons == {"non-finite value": 1, "status not ok": 1}  # G1's inf, G2's failed row
+    assert _json_round_trips(result.records)
+
+
 def test_tab_gen_missing_role_and_inputs_give_nan_and_notes(gen_run):
     roles = {"hpsv2": "hps2", "hpsv3": "not-scored", "imagereward": "ir"}
     result = tab_gen(gen_run["scores"], None, None, generators=GENERATORS + ["G3"], roles=roles)

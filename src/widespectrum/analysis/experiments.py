@@ -50,6 +50,7 @@ from .tables import (
     _reward_scores,
     _rows_of,
     _split_usable,
+    exclusion_reasons,
 )
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def _emotion_pairs(
     """
     usable, rejected = _split_usable(emotion_scores, EMOTION_SCORES, "score", "of the emotion experiment")
     records["excluded"] = _excluded_by(rejected, "reward")
+    records["excluded_because"] = {str(r): exclusion_reasons(g) for r, g in rejected.groupby("reward")}
     if emotion_scores is None:
         notes.append("no emotion scores given: every value is NaN")
     off_design = ~(usable["image_emotion"].eq("happy") | usable["image_emotion"].eq(usable["emotion"]))
