@@ -732,7 +732,7 @@ def test_judge_validation_by_hand_with_half_to_even_rounding():
     assert row["wmae"] == pytest.approx((1 / 2 + 2 / 3 + 0) / 3)
     # per-class F1: 0: P 1/2 R 1/2 -> 1/2; 1: P 1/2 R 1/3 -> 2/5; 2: P 2/3 R 1 -> 4/5; weighted by 2, 3, 2
     assert row["wf1"] == pytest.approx((2 * 0.5 + 3 * 0.4 + 2 * 0.8) / 7)
-    assert row["mae_expected"] == pytest.approx(2.7 / 7)
+    assert row["expected_mae"] == pytest.approx(2.7 / 7)
     assert result.records["dimensions"] == ["body_integrity", "clarity"]
     assert result.records["unmatched"] == {"pred": 1, "truth": 0}
     only_middle = judge_validation(pred.iloc[2:5], truth.iloc[2:5])

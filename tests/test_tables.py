@@ -700,3 +700,15 @@ def test_blip_ranks_by_match_logit_where_probability_would_disagree():
                               n_boot=0)
     accuracy_of = result.frame.set_index("reward")["accuracy"]
     assert accuracy_of["blip-l-logit"] == 1.0 and accuracy_of["blip-l"] == 0.0
+
+
+def test_fig_slopes_on_the_release_without_images_is_not_made_and_says_why():
+    from widespectrum.tables.catalog import configured_tables, unavailable_tables
+
+    config = _repo_config("released.yaml")
+    assert config["released"]["images"] is False
+    assert "fig_slopes" in config["analysis"]["tables"]
+    assert "fig_slopes" not in configured_tables(config)
+    assert "no BLIP score under p_o" in unavailable_tables(config)["fig_slopes"]
+    config["released"]["images"] = True  # the run rescores BLIP from the released images
+    assert "fig_slopes" in configured_tables(config) and "fig_slopes" not in unavailable_tables(config)

@@ -923,13 +923,13 @@ def judge_validation(
     rounded class: mae = mean |class - truth|; wmae = the mean over the true
     classes present of each class's MAE; wf1 = scikit-learn's F1 weighted by
     class support. Columns: judge, mae, wmae, wf1, n (cells), n_dimensions,
-    mae_<class> per true class, and mae_expected, the MAE of the unrounded J.
+    mae_<class> per true class, and expected_mae, the MAE of the unrounded J.
     """
     notes: list[str] = []
     records: dict[str, Any] = {"rounding": "half to even (np.round)", "truth": "sign(label) + 1",
                                "wmae": "unweighted mean of per-class MAE"}
     row: dict[str, Any] = {"judge": judge, "mae": math.nan, "wmae": math.nan, "wf1": math.nan, "n": 0,
-                           "n_dimensions": 0, "mae_expected": math.nan}
+                           "n_dimensions": 0, "expected_mae": math.nan}
     row.update({f"mae_{c}": math.nan for c in RATING_CLASSES})
     if pred is None or truth is None:
         notes.append("predictions or ground truth missing: every value is NaN")
@@ -940,7 +940,7 @@ def judge_validation(
 
 
 TAB_VAL_COLUMNS = ["judge", "mae", "wmae", "wf1", "n", "n_dimensions", *[f"mae_{c}" for c in RATING_CLASSES],
-                   "mae_expected"]
+                   "expected_mae"]
 
 
 def true_classes(truth: pd.DataFrame) -> pd.Series:
@@ -990,5 +990,5 @@ def _validation_metrics(
             "wf1": float(f1_score(rating.astype(int), predicted_class.astype(int), average="weighted",
                                   zero_division=0)),
             "n": len(joined), "n_dimensions": len(records["dimensions"]),
-            "mae_expected": float(np.abs(expected - rating).mean()),
+            "expected_mae": float(np.abs(expected - rating).mean()),
             **{f"mae_{c}": v for c, v in per_class.items()}}
