@@ -97,3 +97,21 @@ def test_contract_paths_are_those_of_the_results_readme(repo_root):
     paths = [p for p, _, _ in contract_files()]
     assert "experiments/emotion/scores/<reward>.parquet" in paths
     assert {"experiments/validation/pred.parquet", "experiments/validation/truth.parquet"} <= set(paths)
+
+
+def test_demo_human_files_are_the_stand_in_builder_output_and_fit_the_contract(repo_root, tmp_path):
+    from widespectrum.analysis.experiments import human_agreement
+    from widespectrum.demo.human_answers import write_demo_human_files
+    from widespectrum.experiments import EXPERIMENTS
+    from widespectrum.experiments.references import read_reference_file
+
+    rebuilt = write_demo_human_files(tmp_path)
+    shipped = repo_root / "config" / "experiments" / "demo_human"
+    block = yaml.safe_load((repo_root / "config" / "demo.yaml").read_text())["experiments"]["human"]
+    frames = {}
+    for part, (key, columns) in EXPERIMENTS["human"].parts.items():
+        assert block[key] == f"config/experiments/demo_human/{part}.csv"
+        assert (shipped / f"{part}.csv").read_text() == rebuilt[part].read_text()
+        frames[part] = read_reference_file(shipped / f"{part}.csv", columns, key)
+    row = human_agreement(frames["answers"], frames["judge_labels"]).frame.iloc[0]
+    assert row["pairs"] == 12 and row["raters"] == 6 and row["n_excluded"] == 0
