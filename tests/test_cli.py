@@ -27,6 +27,17 @@ def test_contracts_are_printed(capsys):
     assert "scores: r(I, p)" in out and "first_shown" in out
 
 
-def test_tables_needs_a_run_folder(tmp_path, caplog):
+def test_tables_needs_a_run_folder_or_contract_files(tmp_path, caplog):
     assert main(["tables", "--results", str(tmp_path)]) == 2
-    assert "run.yaml not found" in caplog.text
+    assert "has no run.yaml and none of the contract files" in caplog.text
+    assert main(["tables", "--results", str(tmp_path / "absent")]) == 2
+    assert "is not a folder" in caplog.text
+
+
+def test_contracts_print_each_path_with_its_columns(capsys):
+    assert main(["contracts"]) == 0
+    out = capsys.readouterr().out
+    line = next(l for l in out.splitlines() if "experiments/validation/truth.parquet" in l)
+    assert line.split()[-3:] == ["image_id,", "dimension,", "label"]
+    assert any(l.strip().startswith("experiments/emotion/scores/<reward>.parquet") and "item_id, emotion" in l
+               for l in out.splitlines())

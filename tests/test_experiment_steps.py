@@ -145,20 +145,17 @@ def _write_slopes_inputs(config: dict) -> dict:
 def _write_reference_files(folder: Path) -> dict:
     rng = np.random.default_rng(5)
     cells = [(f"img{i}", d) for i in range(8) for d in ("clarity", "emotion")]
-    truth = pd.DataFrame([{"image_id": i, "dimension": d, "rating": int(rng.integers(0, 3))} for i, d in cells])
-    pred = truth.assign(score=np.clip(truth["rating"] + rng.normal(0, 0.4, len(truth)), 0, 2)).drop(columns="rating")
-    humans = pd.DataFrame([{"rater_id": f"r{r}", "image_id": i, "dimension": d, "rating": int(rng.integers(0, 3))}
-                           for r in range(3) for i, d in cells])
-    labels = pd.DataFrame({"pair_id": [f"p{i}" for i in range(6)], "selected": [1, 1, 0, -1, 1, 0]})
-    judge_labels = labels.assign(selected=[1, 0, 0, 1, 1, -1])
-    files = {"truth": folder / "truth.csv", "pred": folder / "pred.parquet", "ratings": folder / "humans.tsv",
-             "judge_ratings": folder / "judge.csv", "labels": folder / "labels.csv",
+    truth = pd.DataFrame([{"image_id": i, "dimension": d, "label": int(rng.integers(-1, 2))} for i, d in cells])
+    pred = truth.assign(score=np.clip(truth["label"] + 1 + rng.normal(0, 0.4, len(truth)), 0, 2)).drop(columns="label")
+    # pairs p0-p5 by three raters, each answering as the first column says (I_o 0, tie 1, I_a 2)
+    answers = pd.DataFrame([{"pair_id": f"p{i}", "rater_id": f"r{r}", "answer": a}
+                            for i, a in enumerate([2, 2, 0, 1, 2, 0]) for r in range(3)])
+    judge_labels = pd.DataFrame({"pair_id": [f"p{i}" for i in range(6)], "selected": [1, 0, 0, 1, 1, -1]})
+    files = {"truth": folder / "truth.csv", "pred": folder / "pred.parquet", "answers": folder / "answers.tsv",
              "judge_labels": folder / "judge_labels.csv"}
     truth.to_csv(files["truth"], index=False)
     pred.to_parquet(files["pred"], index=False)
-    humans.to_csv(files["ratings"], sep="\t", index=False)
-    pred.to_csv(files["judge_ratings"], index=False)
-    labels.to_csv(files["labels"], index=False)
+    answers.to_csv(files["answers"], sep="\t", index=False)
     judge_labels.to_csv(files["judge_labels"], index=False)
     return files
 
@@ -169,8 +166,7 @@ def run(tmp_path_factory):
     files = _write_reference_files(root)
     blocks = {**BLOCKS,
               "validation": {"pred_file": str(files["pred"]), "truth_file": str(files["truth"]), "judge": "J"},
-              "human": {"ratings_file": str(files["ratings"]), "judge_ratings_file": str(files["judge_ratings"]),
-                        "labels_file": str(files["labels"]), "judge_labels_file": str(files["judge_labels"])}}
+              "human": {"answers_file": str(files["answers"]), "judge_labels_file": str(files["judge_labels"])}}
     config = _base_config(root / "results", blocks, _small_sugarwater_registry(root))
     _run_experiments(config)
     slopes = _write_slopes_inputs(config)
@@ -199,8 +195,7 @@ def test_schema_fills_defaults_and_names_the_bad_key(tmp_path):
          r"experiments\.ava\.released\.revision: .*needed unless local_dir is given"),
         ({"critical": {"pair": ["a", "b"], "rewards": ["r"], "alternatives": {"r": "more"}}},
          r"experiments\.critical\.alternatives\.r: 'more' is not one of"),
-        ({"human": {"ratings_file": "a", "judge_ratings_file": "b", "labels_file": "c"}},
-         r"experiments\.human: 'judge_labels_file' is a dependency of 'labels_file'"),
+        ({"human": {"answers_file": "a"}}, r"experiments\.human: 'judge_labels_file' is a required property"),
         ({"emotion_generation": {"generators": ["oracle"], "reward": "brightness"}},
          r"experiments\.emotion_generation: 'cropper' is a required property"),
     ]
@@ -254,11 +249,11 @@ def test_requirements_and_outputs_follow_the_blocks(run):
                                 for g in ("oracle", "sugarwater")]
     assert slopes["ratings"] == ["ratings/probe-rater/oracle.parquet", "ratings/probe-rater/sugarwater.parquet"]
     assert TABLES["human_validation"].requires(config) == {
-        p: [f"experiments/human/{p}.parquet"] for p in ("ratings", "judge_ratings", "labels", "judge_labels")}
+        p: [f"experiments/human/{p}.parquet"] for p in ("answers", "judge_labels")}
     outputs = [f for e in _active(config).values() for f in e.outputs(config)]
     assert all((run["run_dir"] / f).is_file() for f in outputs)
-    # emotion 2 rewards, emotion_generation 1, ava 1, art 2 + leaderboard, critical 2, validation 2, human 4
-    assert len(outputs) == 2 + 1 + 1 + 3 + 2 + 2 + 4
+    # emotion 2 rewards, emotion_generation 1, ava 1, art 2 + leaderboard, critical 2, validation 2, human 2
+    assert len(outputs) == 2 + 1 + 1 + 3 + 2 + 2 + 2
     only_ava = _base_config(run["config"]["results_dir"], {"ava": BLOCKS["ava"]})
     assert configured_tables(only_ava) == ["tab_gen", "tab_reward_model", "tab_align_p", "fig_diff"]
     with pytest.raises(KeyError, match="experiments.critical is not in the config"):
@@ -454,10 +449,10 @@ def test_validation_tables_match_hand_computations(run):
     truth, pred = pd.read_csv(files["truth"]), pd.read_parquet(files["pred"])
     joined = truth.merge(pred, on=["image_id", "dimension"])
     row = _table(run, "tab_val").frame.iloc[0]
-    assert row["mae"] == pytest.approx(np.mean(np.abs(joined["score"] - joined["rating"])))
+    assert row["mae"] == pytest.approx(np.mean(np.abs(np.round(joined["score"]) - (joined["label"] + 1))))
     assert row["n"] == len(joined)
     human = _table(run, "human_validation").frame.iloc[0]
-    # labels [1,1,0,-1,1,0] against [1,0,0,1,1,-1]: decided pairs 0,1,2,4 -> 3 of 4 agree
+    # humans [2,2,0,1,2,0] against the judge [2,0,0,2,2,1]: no tie on pairs 0,1,2,4 -> 3 of 4 agree
     assert human["accuracy_ties_removed"] == pytest.approx(0.75) and human["raters"] == 3
 
 

@@ -690,49 +690,51 @@ def _quadratic_kappa(a: np.ndarray, b: np.ndarray, k: int = 3) -> float:
 
 
 def test_human_agreement_by_hand():
-    # image -> (human ratings of the "clarity" dimension by raters r1, r2, judge's expected rating)
-    cells = {"m0": ([0, 1], 0.6), "m1": ([2, 2], 1.7), "m2": ([1, 1], 0.4), "m3": ([2, 1], 2.0),
-             "m4": ([0, 0], 0.2), "m5": ([1, None], 1.2)}
-    human = pd.DataFrame([{"rater_id": f"r{k}", "image_id": m, "dimension": "clarity", "rating": v}
-                          for m, (votes, _) in cells.items() for k, v in enumerate(votes)])
-    judge = pd.DataFrame([{"image_id": m, "dimension": "clarity", "score": s} for m, (_, s) in cells.items()])
-    labels = {"q0": ([1, 1, 0], 1), "q1": ([0, 0, 1], 1), "q2": ([-1, -1, 1], 1), "q3": ([1, 0], 0),
-              "q4": ([0, 0], -1), "q5": ([1, 1], 1)}
-    human_labels = pd.DataFrame([{"pair_id": q, "rater_id": f"r{k}", "selected": v}
-                                 for q, (votes, _) in labels.items() for k, v in enumerate(votes)])
-    judge_labels = pd.DataFrame([{"pair_id": q, "selected": y} for q, (_, y) in labels.items()])
-    result = human_agreement(human, judge, human_labels, judge_labels)
+    # pair -> (raters' answers, I_o = 0 / tie = 1 / I_a = 2; the pairwise judge's label 0 / 1 / -1)
+    pairs = {"q0": ([2, 2, 1], 1), "q1": ([0, 1], 0), "q2": ([1, 2], -1), "q3": ([1, 1, 1], -1),
+             "q4": ([0, 0, 2], 1), "q5": ([2, 0], 0), "q6": ([0, 0, 0], 1)}
+    answers = pd.DataFrame([{"pair_id": q, "rater_id": f"r{k}", "answer": v}
+                            for q, (votes, _) in pairs.items() for k, v in enumerate(votes)])
+    answers = pd.concat([answers, pd.DataFrame([{"pair_id": "q0", "rater_id": "r9", "answer": 3},
+                                                {"pair_id": "q9", "rater_id": "r0", "answer": 2}])])
+    judge = pd.DataFrame([{"pair_id": q, "selected": y} for q, (_, y) in pairs.items()])
+    result = human_agreement(answers, judge)
     row = result.frame.iloc[0]
-    assert list(result.frame.columns[1:7]) == ["mae", "quadratic_kappa", "accuracy_ties_removed",
-                                               "accuracy_tie_grouped_with_original", "raters", "images"]
-    # rounded means, halves up: m0 0.5 -> 1, m1 2, m2 1, m3 1.5 -> 2, m4 0, m5 1
-    rounded = np.array([1, 2, 1, 2, 0, 1])
-    scores = np.array([0.6, 1.7, 0.4, 2.0, 0.2, 1.2])
-    assert row["mae"] == pytest.approx(np.mean(np.abs(rounded - scores)))
-    assert row["quadratic_kappa"] == pytest.approx(_quadratic_kappa(rounded, np.array([1, 2, 0, 2, 0, 1])))
-    # majorities: q0 1, q1 0, q2 -1, q3 -1 (split vote), q4 0, q5 1; judge: 1, 1, 1, 0, -1, 1
+    # rounded means, half to even: q0 5/3 -> 2, q1 0.5 -> 0, q2 1.5 -> 2, q3 1, q4 2/3 -> 1, q5 1, q6 0
+    human = np.array([2, 0, 2, 1, 1, 1, 0])
+    judged = np.array([2, 0, 1, 1, 2, 0, 2])  # the judge's 1 -> 2, -1 -> 1, 0 -> 0
+    assert row["mae"] == pytest.approx(5 / 7)
+    assert row["quadratic_kappa"] == pytest.approx(_quadratic_kappa(human, judged))
+    # neither says tie: q0 (2, 2), q1 (0, 0), q6 (0, 2)
     assert row["accuracy_ties_removed"] == pytest.approx(2 / 3) and row["n_pairs_ties_removed"] == 3
-    assert row["accuracy_tie_grouped_with_original"] == pytest.approx(4 / 6)
-    assert row["raters"] == 2 and row["images"] == 6 and row["n_ratings"] == 6
+    # "is I_a better?" agrees on q0, q1, q3, q5
+    assert row["accuracy_tie_grouped_with_original"] == pytest.approx(4 / 7)
+    # r9 gave only the off-scale answer 3: excluded, and not counted as a rater
+    assert row["pairs"] == 7 and row["raters"] == 3 and row["n_excluded"] == 1
+    assert result.records["unmatched_pairs"] == {"answers": 1, "labels": 0}  # q9 has no judge label
     assert _json_round_trips(result.records)
-    partial = human_agreement(human, judge)
-    assert math.isnan(partial.frame.iloc[0]["accuracy_ties_removed"]) and partial.notes
+    missing = human_agreement(answers, None)
+    assert math.isnan(missing.frame.iloc[0]["mae"]) and missing.notes
 
 
-def test_judge_validation_class_balanced_mae_and_weighted_f1():
-    truth = pd.DataFrame({"image_id": [f"v{k}" for k in range(7)], "dimension": "clarity",
-                          "rating": [0, 0, 1, 1, 1, 1, 2]})
-    pred = pd.DataFrame({"image_id": [f"v{k}" for k in range(7)] + ["v9"], "dimension": "clarity",
-                         "score": [0.2, 0.6, 1.0, 1.4, 0.5, 1.1, 1.0, 1.0]})
+def test_judge_validation_by_hand_with_half_to_even_rounding():
+    # VisionReward labels -> classes sign + 1; two dimensions, one outside the benchmark's 11
+    truth = pd.DataFrame({"image_id": [f"v{k}" for k in range(7)],
+                          "dimension": ["clarity"] * 4 + ["body_integrity"] * 3,
+                          "label": [-3, -1, 0, 0, 0, 2, 1]})
+    pred = pd.DataFrame({"image_id": [f"v{k}" for k in range(7)] + ["v9"],
+                         "dimension": ["clarity"] * 4 + ["body_integrity"] * 4,
+                         "score": [0.5, 0.6, 1.5, 1.0, 0.4, 1.5, 2.0, 1.0]})
     result = judge_validation(pred, truth)
     row = result.frame.iloc[0]
-    assert list(result.frame.columns[1:5]) == ["mae", "wmae", "wf1", "n"]
-    errors = np.array([0.2, 0.6, 0.0, 0.4, 0.5, 0.1, 1.0])
-    assert row["mae"] == pytest.approx(errors.mean()) and row["n"] == 7
-    assert row["wmae"] == pytest.approx(np.mean([0.4, 0.25, 1.0]))
-    rounded = [0, 1, 1, 1, 1, 1, 1]  # 0.5 rounds up to 1
-    assert row["wf1"] == pytest.approx(f1_score([0, 0, 1, 1, 1, 1, 2], rounded, average="weighted", zero_division=0))
+    # classes [0, 0, 1, 1, 1, 2, 2]; J rounded half to even [0, 1, 2, 1, 0, 2, 2] (0.5 -> 0, 1.5 -> 2)
+    assert row["mae"] == pytest.approx(3 / 7) and row["n"] == 7 and row["n_dimensions"] == 2
+    assert row["wmae"] == pytest.approx((1 / 2 + 2 / 3 + 0) / 3)
+    # per-class F1: 0: P 1/2 R 1/2 -> 1/2; 1: P 1/2 R 1/3 -> 2/5; 2: P 2/3 R 1 -> 4/5; weighted by 2, 3, 2
+    assert row["wf1"] == pytest.approx((2 * 0.5 + 3 * 0.4 + 2 * 0.8) / 7)
+    assert row["expected_mae"] == pytest.approx(2.7 / 7)
+    assert result.records["dimensions"] == ["body_integrity", "clarity"]
     assert result.records["unmatched"] == {"pred": 1, "truth": 0}
-    only_middle = judge_validation(pred.iloc[2:6], truth.iloc[2:6])
+    only_middle = judge_validation(pred.iloc[2:5], truth.iloc[2:5])
     assert only_middle.frame.iloc[0]["wmae"] == pytest.approx(only_middle.frame.iloc[0]["mae"])
     assert any("class(es) [0, 2]" in note for note in only_middle.notes)

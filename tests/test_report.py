@@ -114,3 +114,63 @@ def test_shipped_published_values_flatten(repo_root):
     assert by_key[("tab_critical_test", "MPS", "effect_r")] == Printed(0.4884, "0.4884")
     assert by_key[("tab_vsf", "Flux Krea|NAG|10.0", "hpsv3")] == Printed(-8.365, "-8.365")
     assert by_key[("tab_real_arts", "HPSv3", "model_above")] == "Hunyuan-DiT"
+
+
+ALIASED = """
+tab_emotion:
+  columns: [anger]
+  aliases: {BLIP: blip-l-logit, HPSv2: hpsv2.1}
+  rows:
+    BLIP: [0.960]
+    HPSv2: [0.700]
+human_validation:
+  column_aliases: {images: pairs}
+  images: 40
+"""
+
+
+def test_aliases_name_the_entry_that_produced_the_published_row(tmp_path):
+    path = tmp_path / "published.yaml"
+    path.write_text(ALIASED)
+    published = load_published(path)
+    entries = {(e.table, e.row, e.column) for e in flatten_published(published)}
+    assert entries == {("tab_emotion", "BLIP", "anger"), ("tab_emotion", "HPSv2", "anger"),
+                       ("human_validation", "all", "images")}
+    # both BLIP outputs and both HPSv2 versions are in the run; by their registry names alone
+    # "BLIP" would find blip-l and "HPSv2" hpsv2: the aliases pick the entries the paper used
+    registry = {"generators": {}, "judges": {}, "rewards": {
+        "blip-l": {"display_name": "BLIP-L", "aliases": ["BLIP"]}, "blip-l-logit": {"display_name": "BLIP-L logit"},
+        "hpsv2": {"display_name": "HPSv2"}, "hpsv2.1": {"display_name": "HPSv2.1"}}}
+    run = tmp_path / "run"
+    _write(run, "tab_emotion", pd.DataFrame({"reward": ["blip-l", "blip-l-logit", "hpsv2", "hpsv2.1"],
+                                             "anger": [0.5, 0.96, 0.1, 0.70]}))
+    _write(run, "human_validation", pd.DataFrame({"judge": ["J"], "pairs": [40]}))
+    out = build_report(run, published, registry, ["tab_emotion", "human_validation"]).set_index(
+        ["table", "row", "column"])
+    assert out.loc[("tab_emotion", "BLIP", "anger"), "reproduced"] == "0.96"
+    assert out.loc[("tab_emotion", "HPSv2", "anger"), "reproduced"] == "0.7"
+    assert out.loc[("human_validation", "all", "images"), "reproduced"] == "40"
+    assert out["within"].all()
+
+
+def test_released_scores_are_held_to_the_printed_precision_only(tmp_path, published):
+    """0.560 published; 0.52 reproduced with a 95% interval [0.47, 0.57] that covers it."""
+    run = tmp_path / "run"
+    _write(run, "tab_gen", pd.DataFrame({"generator": ["flux-dev"], "d_hpsv3": [-3.165], "success": [0.52],
+                                         "success_lo": [0.47], "success_hi": [0.57]}))
+    released = build_report(run, published, REGISTRY, ["tab_gen"], config={"source": "released"}).set_index(
+        ["table", "row", "column"])
+    regenerated = build_report(run, published, REGISTRY, ["tab_gen"], config={"source": "generated"}).set_index(
+        ["table", "row", "column"])
+    key = ("tab_gen", "Flux Dev", "success")
+    assert released.loc[key, "basis"] == "released scores" and not released.loc[key, "within"]
+    assert "CI" not in released.loc[key, "tolerance"]
+    assert regenerated.loc[key, "basis"] == "regenerated" and regenerated.loc[key, "within"]
+    # an exact number from the released scores agrees whatever the basis
+    assert released.loc[("tab_gen", "Flux Dev", "d_hpsv3"), "within"]
+
+
+def test_unavailable_table_is_named_with_its_reason(tmp_path, published):
+    out = build_report(tmp_path / "run", published, REGISTRY, ["tab_gen"],
+                       unavailable={"tab_val": "no validation files"}).set_index(["table", "row", "column"])
+    assert out.loc[("tab_val", "all", "mae"), "why"] == "this run cannot make the table: no validation files"

@@ -180,6 +180,23 @@ def test_tab_gen_counts_excluded_rows(gen_run):
     assert _json_round_trips(result.records)
 
 
+def test_non_finite_scores_are_excluded_counted_and_explained(gen_run):
+    """An ok row with an inf or NaN score is no measurement: left out, counted in n, the reason recorded."""
+    scores = gen_run["scores"].copy()
+    hit = (scores["generator"] == "G1") & (scores["reward"] == "hps3") & (scores["prompt_id"] == "p2") \
+        & (scores["image_kind"] == "a") & (scores["prompt_kind"] == "o")
+    scores.loc[hit, "score"] = np.inf
+    result = tab_gen(scores, gen_run["labels"], gen_run["ratings"], generators=GENERATORS, roles=ROLES)
+    frame = result.frame.set_index("generator")
+    # G1's HPSv3 now rests on p0 and p1 only: d = [1, 0], r(I_a,p_o) = [2, 2].
+    assert frame.loc["G1", "n_hpsv3"] == 2 and frame.loc["G1", "d_hpsv3"] == pytest.approx(0.5)
+    assert frame.loc["G1", "hpsv3_aa"] == pytest.approx(2.0)
+    assert frame.loc["G1", "n_excluded"] == 1
+    reasons = result.records["excluded"]["score_reasons"]["hps3"]
+    assert reasons == {"non-finite value": 1, "status not ok": 1}  # G1's inf, G2's failed row
+    assert _json_round_trips(result.records)
+
+
 def test_tab_gen_missing_role_and_inputs_give_nan_and_notes(gen_run):
     roles = {"hpsv2": "hps2", "hpsv3": "not-scored", "imagereward": "ir"}
     result = tab_gen(gen_run["scores"], None, None, generators=GENERATORS + ["G3"], roles=roles)
@@ -647,3 +664,51 @@ def test_to_latex_formats_and_escapes():
     assert r"generator & d\_hpsv3 & n\_hpsv3 & hpsv3\_stars \\" in lines
     assert r"Flux\_Dev & -3.165 & 300 & ** \\" in lines
     assert r"SD 50\% & -- & 12 & 0.57 \\" in lines
+
+
+# ---------------------------------------------------------------- BLIP: logits for ranking, probability for tab_gen
+
+def _repo_config(name: str) -> dict:
+    import yaml
+    from pathlib import Path
+    return yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / name).read_text(encoding="utf-8"))
+
+
+def test_blip_ranks_by_match_logit_where_probability_would_disagree():
+    """The shipped configs rank BLIP by raw match logits (tab_reward_model, tab_emotion) and keep
+    the softmax probability for tab_gen; on two images the two orders differ, and the table follows the logit."""
+    from widespectrum.tables.benchmark import reward_rows
+
+    rewards = _repo_config("rewards.yaml")
+    for name in ("config.yaml",):
+        config = _repo_config(name)
+        blip_rows = [r for r in reward_rows(config) if rewards[r]["loader"] == "blip_itm"]
+        assert blip_rows == ["blip-l-logit"], name
+        assert rewards[config["roles"]["blip"]]["options"]["output"] == "probability", name
+    assert rewards["blip-l-logit"]["options"]["output"] == "logit"
+    assert "blip-l-logit" in _repo_config("config.yaml")["experiments"]["emotion"]["rewards"]
+    # ITM logits [no-match, match] under p_a: I_o (0, 2), I_a (-5, 1). Match logit: I_o ahead (2 > 1);
+    # match probability: I_a ahead (sigmoid(6) = 0.9975 > sigmoid(2) = 0.8808).
+    itm = {"o": (0.0, 2.0), "a": (-5.0, 1.0)}
+    logit = {k: m for k, (_, m) in itm.items()}
+    probability = {k: 1 / (1 + math.exp(n - m)) for k, (n, m) in itm.items()}
+    assert (logit["a"] > logit["o"]) != (probability["a"] > probability["o"])
+    values = {("G1", "blip-l-logit", "p0"): {"oa": logit["o"], "aa": logit["a"]},
+              ("G1", "blip-l", "p0"): {"oa": probability["o"], "aa": probability["a"]}}
+    labels = {"J": labels_frame({("G1", "p0"): 0})}  # the judge: the original is better
+    result = tab_reward_model(scores_frame(values), labels, rewards=["blip-l-logit", "blip-l"], judge="J",
+                              n_boot=0)
+    accuracy_of = result.frame.set_index("reward")["accuracy"]
+    assert accuracy_of["blip-l-logit"] == 1.0 and accuracy_of["blip-l"] == 0.0
+
+
+def test_fig_slopes_on_the_release_without_images_is_not_made_and_says_why():
+    from widespectrum.tables.catalog import configured_tables, unavailable_tables
+
+    config = _repo_config("released.yaml")
+    assert config["released"]["images"] is False
+    assert "fig_slopes" in config["analysis"]["tables"]
+    assert "fig_slopes" not in configured_tables(config)
+    assert "no BLIP score under p_o" in unavailable_tables(config)["fig_slopes"]
+    config["released"]["images"] = True  # the run rescores BLIP from the released images
+    assert "fig_slopes" in configured_tables(config) and "fig_slopes" not in unavailable_tables(config)

@@ -35,15 +35,23 @@ def _tables(args: argparse.Namespace) -> int:
     if args.results is None:
         log.error("--results is required unless --list is given")
         return 2
-    from .config import read_run_spec
     from .tables.build import build_table
     from .tables.catalog import configured_tables, tables_of
+    from .tables.discover import describe, run_config_or_discovered
 
-    spec = read_run_spec(args.results)
-    if spec is None:
-        log.error("%s/run.yaml not found: --results must be a run folder such as results/demo", args.results)
+    if not Path(args.results).is_dir():
+        log.error("%s is not a folder: --results must be a run folder such as results/demo", args.results)
         return 2
-    config = spec["config"]
+    config, discovered = run_config_or_discovered(args.results)
+    if discovered and not (config["generators"] or config["experiments"]):
+        log.error("%s has no run.yaml and none of the contract files of results/README.md "
+                  "(`widespectrum contracts` lists them)", args.results)
+        return 2
+    if discovered:
+        log.info("%s has no run.yaml: tables from the contract files present, with the documented defaults",
+                 args.results)
+        for line in describe(config):
+            log.info("  %s", line)
     catalog = tables_of(config)
     names = args.only or configured_tables(config)
     status = 0
@@ -52,10 +60,15 @@ def _tables(args: argparse.Namespace) -> int:
             log.error("unknown table %r; the catalog has %s", name, sorted(catalog))
             status = 2
             continue
-        result = build_table(name, args.results, config)
+        try:
+            result = build_table(name, args.results, config)
+        except (KeyError, ValueError) as err:  # a table this folder's files cannot make: say which and why
+            log.error("%s: %s", name, err)
+            status = 1
+            continue
         print(f"{name}: {len(result.frame)} rows -> {Path(args.results) / 'tables' / name}.csv")
         for note in result.notes:
-            print(f"  note: {note}")
+            print(f"  {name} note: {note}")
     return status
 
 
@@ -88,7 +101,12 @@ def _registry(args: argparse.Namespace) -> int:
 
 def _contracts(args: argparse.Namespace) -> int:
     from .contracts import CONTRACTS
+    from .tables.discover import contract_files
 
+    print("Files the tables read (paths inside a run folder; see results/README.md):")
+    for path, what, columns in contract_files():
+        print(f"  {path:<52} {what}: {', '.join(columns)}")
+    print()
     print("\n\n".join(schema.describe() for schema in CONTRACTS.values()))
     return 0
 

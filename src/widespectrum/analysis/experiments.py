@@ -50,6 +50,7 @@ from .tables import (
     _reward_scores,
     _rows_of,
     _split_usable,
+    exclusion_reasons,
 )
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def _emotion_pairs(
     """
     usable, rejected = _split_usable(emotion_scores, EMOTION_SCORES, "score", "of the emotion experiment")
     records["excluded"] = _excluded_by(rejected, "reward")
+    records["excluded_because"] = {str(r): exclusion_reasons(g) for r, g in rejected.groupby("reward")}
     if emotion_scores is None:
         notes.append("no emotion scores given: every value is NaN")
     off_design = ~(usable["image_emotion"].eq("happy") | usable["image_emotion"].eq(usable["emotion"]))
@@ -817,10 +819,14 @@ def _fit_ols(
 
 # ---------------------------------------------------------------- E4 judge validation
 
-HUMAN_RATINGS_COLUMNS = ("rater_id", "image_id", "dimension", "rating")
 JUDGE_RATINGS_COLUMNS = ("image_id", "dimension", "score")
+HUMAN_ANSWER_COLUMNS = ("pair_id", "answer")
 LABEL_COLUMNS = ("pair_id", "selected")
 RATING_CLASSES = (0, 1, 2)
+# The pairwise scale of the human check: the raters answer I_o = 0, tie = 1, I_a = 2;
+# the pairwise judge's label (0 = I_o, -1 = tie, 1 = I_a) is put on the same scale.
+JUDGE_LABEL_TO_ANSWER = {0: 0, -1: 1, 1: 2}
+TIE_ANSWER = 1
 
 
 def _columns_present(frame: pd.DataFrame, needed: Sequence[str], what: str) -> pd.DataFrame:
@@ -830,175 +836,159 @@ def _columns_present(frame: pd.DataFrame, needed: Sequence[str], what: str) -> p
     return frame
 
 
-def round_half_up(values: np.ndarray) -> np.ndarray:
-    """Round to the nearest integer, halves upward (a mean rating of 0.5 is 1).
-
-    numpy's ``rint`` rounds halves to even, which would send 0.5 to 0 and 1.5
-    to 2: a bias between the classes that matters for means of two raters.
-    """
-    return np.floor(np.asarray(values, dtype=np.float64) + 0.5)
-
-
 def human_agreement(
-    human_ratings: pd.DataFrame | None,
-    judge_ratings: pd.DataFrame | None,
-    human_labels: pd.DataFrame | None = None,
-    judge_labels: pd.DataFrame | None = None,
-    *,
-    judge: str = "judge",
+    human_answers: pd.DataFrame | None, judge_labels: pd.DataFrame | None, *, judge: str = "judge"
 ) -> TableResult:
-    """Agreement of the judges with human raters (E4, docs/experiments.md, human check).
+    """The pairwise judge against human raters (human_validation, docs/experiments.md#e4, human check).
 
     Inputs:
 
-    - ``human_ratings``: rater_id, image_id, dimension, rating (0, 1 or 2);
-    - ``judge_ratings``: image_id, dimension, score (J, the expected rating);
-    - ``human_labels``: pair_id, selected (0 = I_o, 1 = I_a, -1 = tie), and
-      rater_id when several raters labelled a pair;
-    - ``judge_labels``: pair_id, selected.
+    - ``human_answers``: pair_id, rater_id, answer, each rater's pairwise
+      answer: 0 = the original image I_o is better, 1 = tie, 2 = the rewrite's
+      image I_a is better;
+    - ``judge_labels``: pair_id, selected, the pairwise judge's label (0 = I_o,
+      1 = I_a, -1 = tie), put on the raters' scale as 0 -> 0, -1 -> 1, 1 -> 2.
 
-    Per (image, dimension) the raters' mean rating is rounded (halves up). mae
-    = mean |rounded human mean - J|; quadratic_kappa = Cohen's kappa with
-    quadratic weights (scikit-learn) between the rounded human mean and J
-    rounded to {0, 1, 2}. The human label of a pair is its majority vote; a
-    tied vote is a tie. accuracy_ties_removed drops pairs where the humans or
-    the judge say tie; accuracy_tie_grouped_with_original reads every tie as I_o.
+    As the paper measures it: per pair, the raters' mean answer rounded as
+    ``np.round`` does (half to even: 0.5 -> 0, 1.5 -> 2) is the human answer.
+    mae = mean |human - judge|; quadratic_kappa = Cohen's kappa with quadratic
+    weights (scikit-learn, classes 0, 1, 2); accuracy_ties_removed = agreement
+    on the pairs where neither the humans nor the judge say tie;
+    accuracy_tie_grouped_with_original = agreement once every tie is read as
+    I_o (the question becomes "is I_a better?"), over every pair.
 
     Columns: judge, mae, quadratic_kappa, accuracy_ties_removed,
-    accuracy_tie_grouped_with_original, raters, images, n_ratings (image,
-    dimension cells compared), n_pairs_ties_removed, n_pairs_tie_grouped.
+    accuracy_tie_grouped_with_original, raters, pairs (compared),
+    n_pairs_ties_removed, n_excluded (answers or labels that are missing or off
+    the scale).
     """
     notes: list[str] = []
-    records: dict[str, Any] = {"rounding": "half up", "kappa_weights": "quadratic"}
-    row: dict[str, Any] = {"judge": judge, "raters": 0, "images": 0}
-    if human_ratings is not None:
-        usable = _columns_present(human_ratings, HUMAN_RATINGS_COLUMNS, "human ratings").dropna(subset=["rating"])
-        row.update(raters=int(usable["rater_id"].nunique()), images=int(usable["image_id"].nunique()))
-    row.update(_rating_agreement(human_ratings, judge_ratings, notes, records))
-    row.update(_label_agreement(human_labels, judge_labels, notes, records))
-    frame = pd.DataFrame([row], columns=HUMAN_AGREEMENT_COLUMNS)
-    return TableResult(_int_columns(frame.astype({"raters": "int64", "images": "int64"})), notes, records)
+    records: dict[str, Any] = {"rounding": "half to even (np.round)", "kappa_weights": "quadratic",
+                               "scale": "I_o = 0, tie = 1, I_a = 2",
+                               "judge_label_to_answer": {str(k): v for k, v in JUDGE_LABEL_TO_ANSWER.items()}}
+    row: dict[str, Any] = {"judge": judge, "mae": math.nan, "quadratic_kappa": math.nan,
+                           "accuracy_ties_removed": math.nan, "accuracy_tie_grouped_with_original": math.nan,
+                           "raters": 0, "pairs": 0, "n_pairs_ties_removed": 0, "n_excluded": 0}
+    if human_answers is None or judge_labels is None:
+        notes.append("human answers or judge labels missing: every value is NaN")
+        return TableResult(_int_columns(pd.DataFrame([row], columns=HUMAN_AGREEMENT_COLUMNS)), notes, records)
+    answers = _columns_present(human_answers, HUMAN_ANSWER_COLUMNS, "human answers").reset_index(drop=True)
+    labels = _columns_present(judge_labels, LABEL_COLUMNS, "judge labels").reset_index(drop=True)
+    answer = pd.to_numeric(answers["answer"], errors="coerce")
+    answers_ok = answers.loc[answer.isin(RATING_CLASSES)].assign(answer=answer)
+    selected = pd.to_numeric(labels["selected"], errors="coerce")
+    labels_ok = labels.loc[selected.isin(list(JUDGE_LABEL_TO_ANSWER))].assign(selected=selected)
+    records["excluded"] = {"answers": int(len(answers) - len(answers_ok)), "labels": int(len(labels) - len(labels_ok))}
+    _check_unique(labels_ok, ["pair_id"], "judge labels")
+    if "rater_id" in answers_ok.columns:
+        _check_unique(answers_ok, ["pair_id", "rater_id"], "human answers")
+        row["raters"] = int(answers_ok["rater_id"].nunique())
+    human = np.round(answers_ok.groupby("pair_id")["answer"].mean()).rename("human")
+    judged = labels_ok.set_index("pair_id")["selected"].astype(int).map(JUDGE_LABEL_TO_ANSWER).rename("judge")
+    joined = human.to_frame().join(judged, how="inner")
+    records["unmatched_pairs"] = {"answers": int(len(human) - len(joined)), "labels": int(len(judged) - len(joined))}
+    row["n_excluded"] = sum(records["excluded"].values())
+    if joined.empty:
+        notes.append("no pair has both human answers and a judge label: every value is NaN")
+        return TableResult(_int_columns(pd.DataFrame([row], columns=HUMAN_AGREEMENT_COLUMNS)), notes, records)
+    h = joined["human"].to_numpy(dtype=np.int64)
+    j = joined["judge"].to_numpy(dtype=np.int64)
+    decided = (h != TIE_ANSWER) & (j != TIE_ANSWER)
+    records["ties"] = {"human": int((h == TIE_ANSWER).sum()), "judge": int((j == TIE_ANSWER).sum())}
+    row.update(mae=float(np.mean(np.abs(h - j))),
+               quadratic_kappa=float(cohen_kappa_score(h, j, labels=list(RATING_CLASSES), weights="quadratic")),
+               accuracy_ties_removed=float(np.mean(h[decided] == j[decided])) if decided.any() else math.nan,
+               accuracy_tie_grouped_with_original=float(np.mean((h == 2) == (j == 2))),
+               pairs=len(joined), n_pairs_ties_removed=int(decided.sum()))
+    return TableResult(_int_columns(pd.DataFrame([row], columns=HUMAN_AGREEMENT_COLUMNS)), notes, records)
 
 
 HUMAN_AGREEMENT_COLUMNS = ["judge", "mae", "quadratic_kappa", "accuracy_ties_removed",
-                           "accuracy_tie_grouped_with_original", "raters", "images", "n_ratings",
-                           "n_pairs_ties_removed", "n_pairs_tie_grouped"]
-
-
-def _rating_agreement(
-    human_ratings: pd.DataFrame | None,
-    judge_ratings: pd.DataFrame | None,
-    notes: list[str],
-    records: dict[str, Any],
-) -> dict[str, Any]:
-    empty = {"mae": math.nan, "quadratic_kappa": math.nan, "n_ratings": 0}
-    if human_ratings is None or judge_ratings is None:
-        notes.append("human or judge ratings missing: mae and quadratic_kappa NaN")
-        return empty
-    human = _columns_present(human_ratings, HUMAN_RATINGS_COLUMNS, "human ratings")
-    judged = _columns_present(judge_ratings, JUDGE_RATINGS_COLUMNS, "judge ratings")
-    human_ok, judged_ok = human.dropna(subset=["rating"]), judged.dropna(subset=["score"])
-    records["excluded_ratings"] = {"human": int(len(human) - len(human_ok)),
-                                   "judge": int(len(judged) - len(judged_ok))}
-    _check_unique(judged_ok, ["image_id", "dimension"], "judge ratings")
-    consensus = human_ok.groupby(["image_id", "dimension"])["rating"].mean().rename("human")
-    joined = consensus.to_frame().join(judged_ok.set_index(["image_id", "dimension"])["score"], how="inner")
-    records["unmatched_cells"] = int(len(consensus) - len(joined))
-    if joined.empty:
-        notes.append("no (image, dimension) has both a human and a judge rating: mae and quadratic_kappa NaN")
-        return empty
-    human_class = round_half_up(joined["human"].to_numpy())
-    judge_score = joined["score"].to_numpy(dtype=np.float64)
-    judge_class = np.clip(round_half_up(judge_score), min(RATING_CLASSES), max(RATING_CLASSES))
-    return {"mae": float(np.mean(np.abs(human_class - judge_score))),
-            "quadratic_kappa": float(cohen_kappa_score(human_class.astype(int), judge_class.astype(int),
-                                                       labels=list(RATING_CLASSES), weights="quadratic")),
-            "n_ratings": len(joined)}
-
-
-def majority_label(votes: pd.Series) -> int:
-    """The most frequent label; -1 (tie) when two labels share the top count."""
-    counts = votes.value_counts()
-    if len(counts) > 1 and counts.iloc[0] == counts.iloc[1]:
-        return -1
-    return int(counts.index[0])
-
-
-def _label_agreement(
-    human_labels: pd.DataFrame | None, judge_labels: pd.DataFrame | None, notes: list[str], records: dict[str, Any]
-) -> dict[str, Any]:
-    empty = {"accuracy_ties_removed": math.nan, "accuracy_tie_grouped_with_original": math.nan,
-             "n_pairs_ties_removed": 0, "n_pairs_tie_grouped": 0}
-    if human_labels is None or judge_labels is None:
-        notes.append("human or judge labels missing: the accuracy columns are NaN")
-        return empty
-    human = _columns_present(human_labels, LABEL_COLUMNS, "human labels").dropna(subset=["selected"])
-    judged = _columns_present(judge_labels, LABEL_COLUMNS, "judge labels").dropna(subset=["selected"])
-    _check_unique(judged, ["pair_id"], "judge labels")
-    majority = human.groupby("pair_id")["selected"].agg(majority_label).rename("human")
-    joined = majority.to_frame().join(judged.set_index("pair_id")["selected"].astype(int).rename("judge"),
-                                      how="inner")
-    records["label_pairs"] = {"compared": len(joined), "human_ties": int((joined["human"] == -1).sum()),
-                              "judge_ties": int((joined["judge"] == -1).sum())}
-    if joined.empty:
-        notes.append("no pair has both a human and a judge label: the accuracy columns are NaN")
-        return empty
-    decided = joined.loc[(joined["human"] != -1) & (joined["judge"] != -1)]
-    grouped = joined.replace(-1, 0)
-    return {"accuracy_ties_removed": _mean((decided["human"] == decided["judge"]).astype("float64")),
-            "accuracy_tie_grouped_with_original": _mean((grouped["human"] == grouped["judge"]).astype("float64")),
-            "n_pairs_ties_removed": len(decided), "n_pairs_tie_grouped": len(grouped)}
+                           "accuracy_tie_grouped_with_original", "raters", "pairs", "n_pairs_ties_removed",
+                           "n_excluded"]
 
 
 def judge_validation(
     pred: pd.DataFrame | None, truth: pd.DataFrame | None, *, judge: str = "judge"
 ) -> TableResult:
-    """The per-dimension judge on held-out VisionReward ratings (tab:val).
+    """The per-dimension judge on held-out VisionReward ratings (tab:val, docs/experiments.md#e4).
 
-    ``pred``: image_id, dimension, score (J, the expected rating);
-    ``truth``: image_id, dimension, rating (0, 1 or 2). On the cells both have:
-    mae = mean |J - rating|; wmae = the mean over the true rating classes
-    present of each class's MAE, so each class weighs the same however rare
-    (class-balanced; the tab:val wMAE is above the MAE, as it is when the rare
-    extreme classes are predicted worse); wf1 = scikit-learn's F1 averaged with
-    weights by class support, of J rounded (halves up, clipped to 0-2) against
-    the rating. Columns: judge, mae, wmae, wf1, n, plus mae_<class> per class.
+    ``pred``: image_id, dimension, score (J, the judge's expected rating in
+    [0, 2]); ``truth``: image_id, dimension and either ``label`` (VisionReward's
+    answer, negative / zero / positive) or ``rating`` (already 0, 1 or 2). As
+    the paper does: the true class is sign(label) + 1; the judge's class is J
+    rounded half-to-even (``np.round``: 0.5 -> 0, 1.5 -> 2) and clipped to 0-2;
+    every dimension present in both files counts (the authors' validation file
+    has 18 VisionReward dimensions, not only the benchmark's 11). On the
+    rounded class: mae = mean |class - truth|; wmae = the mean over the true
+    classes present of each class's MAE; wf1 = scikit-learn's F1 weighted by
+    class support. Columns: judge, mae, wmae, wf1, n (cells), n_dimensions,
+    mae_<class> per true class, and expected_mae, the MAE of the unrounded J.
     """
     notes: list[str] = []
-    records: dict[str, Any] = {"rounding": "half up", "wmae": "unweighted mean of per-class MAE"}
-    row: dict[str, Any] = {"judge": judge, "mae": math.nan, "wmae": math.nan, "wf1": math.nan, "n": 0}
+    records: dict[str, Any] = {"rounding": "half to even (np.round)", "truth": "sign(label) + 1",
+                               "wmae": "unweighted mean of per-class MAE"}
+    row: dict[str, Any] = {"judge": judge, "mae": math.nan, "wmae": math.nan, "wf1": math.nan, "n": 0,
+                           "n_dimensions": 0, "expected_mae": math.nan}
     row.update({f"mae_{c}": math.nan for c in RATING_CLASSES})
     if pred is None or truth is None:
         notes.append("predictions or ground truth missing: every value is NaN")
     else:
         row.update(_validation_metrics(pred, truth, notes, records))
-    frame = pd.DataFrame([row], columns=["judge", "mae", "wmae", "wf1", "n", *[f"mae_{c}" for c in RATING_CLASSES]])
+    frame = pd.DataFrame([row], columns=TAB_VAL_COLUMNS)
     return TableResult(_int_columns(frame), notes, records)
+
+
+TAB_VAL_COLUMNS = ["judge", "mae", "wmae", "wf1", "n", "n_dimensions", *[f"mae_{c}" for c in RATING_CLASSES],
+                   "expected_mae"]
+
+
+def true_classes(truth: pd.DataFrame) -> pd.Series:
+    """The ground-truth class 0/1/2 of each row: sign(label) + 1, or ``rating`` as given."""
+    if "label" in truth.columns:
+        return np.sign(pd.to_numeric(truth["label"], errors="coerce")) + 1
+    rating = pd.to_numeric(truth["rating"], errors="coerce")
+    bad = rating.notna() & ~rating.isin(RATING_CLASSES)
+    if bad.any():
+        first = truth.loc[bad].iloc[0]
+        raise ValueError(f"ground-truth ratings: rating {first['rating']!r} (image {first['image_id']!r}, "
+                         f"dimension {first['dimension']!r}) is not 0, 1 or 2; give VisionReward's answers "
+                         "as a 'label' column instead")
+    return rating
 
 
 def _validation_metrics(
     pred: pd.DataFrame, truth: pd.DataFrame, notes: list[str], records: dict[str, Any]
 ) -> dict[str, Any]:
     predicted = _columns_present(pred, JUDGE_RATINGS_COLUMNS, "judge predictions")
-    rated = _columns_present(truth, ("image_id", "dimension", "rating"), "ground-truth ratings")
-    predicted_ok, rated_ok = predicted.dropna(subset=["score"]), rated.dropna(subset=["rating"])
+    truth_value = "label" if "label" in truth.columns else "rating"
+    rated = _columns_present(truth, ("image_id", "dimension", truth_value), "ground-truth ratings")
+    rated = rated.assign(truth_class=true_classes(rated))
+    score = pd.to_numeric(predicted["score"], errors="coerce")
+    predicted_ok = predicted.loc[np.isfinite(score.to_numpy(dtype=np.float64))]
+    rated_ok = rated.loc[rated["truth_class"].notna()]
     records["excluded"] = {"pred": int(len(predicted) - len(predicted_ok)),
                            "truth": int(len(rated) - len(rated_ok))}
     _check_unique(predicted_ok, ["image_id", "dimension"], "judge predictions")
     _check_unique(rated_ok, ["image_id", "dimension"], "ground-truth ratings")
-    joined = predicted_ok.merge(rated_ok, on=["image_id", "dimension"], how="inner")
+    joined = predicted_ok[["image_id", "dimension", "score"]].merge(
+        rated_ok[["image_id", "dimension", "truth_class"]], on=["image_id", "dimension"], how="inner")
     records["unmatched"] = {"pred": int(len(predicted_ok) - len(joined)), "truth": int(len(rated_ok) - len(joined))}
     if joined.empty:
         notes.append("no (image, dimension) has both a prediction and a rating: every value is NaN")
         return {}
-    score = joined["score"].to_numpy(dtype=np.float64)
-    rating = joined["rating"].to_numpy(dtype=np.float64)
-    error = np.abs(score - rating)
+    records["dimensions"] = sorted(str(d) for d in joined["dimension"].unique())
+    expected = joined["score"].to_numpy(dtype=np.float64)
+    rating = joined["truth_class"].to_numpy(dtype=np.float64)
+    predicted_class = np.clip(np.round(expected), min(RATING_CLASSES), max(RATING_CLASSES))
+    error = np.abs(predicted_class - rating)
     per_class = {c: float(error[rating == c].mean()) if (rating == c).any() else math.nan for c in RATING_CLASSES}
     absent = [c for c, v in per_class.items() if math.isnan(v)]
     if absent:
         notes.append(f"no ground-truth rating of class(es) {absent}: wmae averages the classes present")
-    predicted_class = np.clip(round_half_up(score), min(RATING_CLASSES), max(RATING_CLASSES)).astype(int)
     return {"mae": float(error.mean()), "wmae": float(np.nanmean(list(per_class.values()))),
-            "wf1": float(f1_score(rating.astype(int), predicted_class, average="weighted", zero_division=0)),
-            "n": len(joined), **{f"mae_{c}": v for c, v in per_class.items()}}
+            "wf1": float(f1_score(rating.astype(int), predicted_class.astype(int), average="weighted",
+                                  zero_division=0)),
+            "n": len(joined), "n_dimensions": len(records["dimensions"]),
+            "expected_mae": float(np.abs(expected - rating).mean()),
+            **{f"mae_{c}": v for c, v in per_class.items()}}

@@ -56,13 +56,38 @@ class TableResult:
 def _split_usable(
     frame: pd.DataFrame | None, schema: Schema, value_column: str, where: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Validated rows fit for use, and the rows left out (status not ok, or no value)."""
+    """Validated rows fit for use, and the rows left out (status not ok, no value, or a non-finite one).
+
+    The rows left out carry ``excluded_because`` (one of ``EXCLUSION_REASONS``),
+    so a table's records say how many were dropped and why.
+    """
     if frame is None:
         empty = schema.empty()
-        return empty, empty
+        return empty, empty.assign(excluded_because=pd.Series(dtype="object"))
     frame = schema.validate(frame, where=where)
-    keep = frame["status"].eq(OK) & frame[value_column].notna()
-    return frame.loc[keep].reset_index(drop=True), frame.loc[~keep].reset_index(drop=True)
+    values = frame[value_column]
+    not_ok = ~frame["status"].eq(OK)
+    missing = ~not_ok & values.isna()
+    # An inf or NaN that a scorer returned with status ok is no measurement either:
+    # it would make a mean infinite or make a statistics routine raise.
+    numeric = pd.to_numeric(values, errors="coerce").astype("float64")
+    non_finite = ~not_ok & ~missing & ~np.isfinite(numeric.to_numpy())
+    keep = ~(not_ok | missing | non_finite)
+    reason = np.select([not_ok, missing, non_finite], list(EXCLUSION_REASONS), default="")
+    rejected = frame.assign(excluded_because=reason).loc[~keep]
+    for why, n in rejected.groupby("excluded_because").size().items():
+        logger.info("%s: %d row(s) left out, %s", where, n, why)
+    return frame.loc[keep].reset_index(drop=True), rejected.reset_index(drop=True)
+
+
+EXCLUSION_REASONS = ("status not ok", "no value", "non-finite value")
+
+
+def exclusion_reasons(rejected: pd.DataFrame) -> dict[str, int]:
+    """How many rows ``_split_usable`` left out, per reason."""
+    if "excluded_because" not in rejected.columns:
+        return {}
+    return {str(k): int(n) for k, n in rejected.groupby("excluded_because").size().items()}
 
 
 def _count_by_generator(rejected: pd.DataFrame) -> dict[str, int]:
@@ -285,6 +310,9 @@ def _role_scores(
         excluded["scores"][reward] = _count_by_generator(
             scores_rejected.loc[scores_rejected["reward"] == reward]
         )
+        excluded.setdefault("score_reasons", {})[reward] = exclusion_reasons(
+            scores_rejected.loc[scores_rejected["reward"] == reward]
+        )
         if not (scores_ok["reward"] == reward).any():
             notes.append(f"reward {reward!r} (role {role!r}) has no usable scores: its columns are NaN")
             continue
@@ -423,7 +451,8 @@ def tab_reward_model(
             y, pred, prob = _reward_predictions(scores_ok, reward, truth)
             _note_saturation(reward, y, prob, notes)
         row, record = _agreement_row(reward, y, pred, prob, n_boot, seed, level)
-        record |= {"kind": "reward", "excluded": _count_by_generator(rejected)}
+        record |= {"kind": "reward", "excluded": _count_by_generator(rejected),
+                   "excluded_because": exclusion_reasons(rejected)}
         rows.append(row)
         records["rows"][reward] = record
     for extra in extra_judges:

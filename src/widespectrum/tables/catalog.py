@@ -57,4 +57,20 @@ def configured_tables(config: Mapping) -> list[str]:
     chosen = list(config["analysis"]["tables"])
     chosen += [name for name, spec in catalog.items()
                if spec.experiment is not None and experiments[spec.experiment].spec(config) is not None]
-    return list(dict.fromkeys(chosen))
+    return [name for name in dict.fromkeys(chosen) if name not in unavailable_tables(config)]
+
+
+def unavailable_tables(config: Mapping) -> dict[str, str]:
+    """The tables this run asks for but cannot make, with the reason (the report prints it)."""
+    catalog = tables_of(config)
+    wanted = list(config["analysis"]["tables"]) + [name for name, spec in catalog.items() if spec.experiment]
+    reasons = {}
+    for name in dict.fromkeys(wanted):
+        if name in catalog:
+            spec = catalog[name]
+            if spec.experiment is not None and registered(config)[spec.experiment].spec(config) is None:
+                continue
+            why = spec.why_unavailable(config)
+            if why:
+                reasons[name] = why
+    return reasons

@@ -31,6 +31,12 @@ class TableSpec:
     caption: str
     published: str | None = None  # its key in config/published_values.yaml; None: nothing published
     notebook: str | None = None  # notebooks/<name>.ipynb by default
+    # unavailable(config) -> why the run cannot make the table (None: it can); such a
+    # table is left out of the DAG and the report gives the reason, rather than a table of NaNs.
+    unavailable: Callable[[Mapping], str | None] | None = None
+
+    def why_unavailable(self, config: Mapping) -> str | None:
+        return self.unavailable(config) if self.unavailable is not None else None
 
     def notebook_for(self, name: str) -> str:
         return self.notebook or f"notebooks/{name}.ipynb"

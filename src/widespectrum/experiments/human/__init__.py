@@ -1,4 +1,4 @@
-"""Human check (human_validation): the judge's ratings and labels against human raters'."""
+"""Human check (human_validation): the pairwise judge's labels against human raters' pairwise answers."""
 
 from __future__ import annotations
 
@@ -14,16 +14,14 @@ def _inputs(config):
 class Human(ReferenceExperiment):
     name = "human"
     parts = {
-        "ratings": ("ratings_file", ("rater_id", "image_id", "dimension", "rating")),
-        "judge_ratings": ("judge_ratings_file", ("image_id", "dimension", "score")),
-        "labels": ("labels_file", ("pair_id", "selected")),
+        "answers": ("answers_file", ("pair_id", "rater_id", "answer")),
         "judge_labels": ("judge_labels_file", ("pair_id", "selected")),
     }
     tables = {
         "human_validation": TableSpec(
             compute="widespectrum.experiments.human.tables:human_validation", requires=_inputs,
             experiment="human", section="E4", published="human_validation",
-            caption="agreement of the judge with human raters: MAE, kappa, label accuracy"),
+            caption="the pairwise judge against human raters' pairwise answers: MAE, quadratic kappa, accuracy"),
     }
 
 

@@ -1,4 +1,4 @@
-"""Human-agreement table from the user's rating and label files."""
+"""Human-agreement table from the raters' pairwise answers and the pairwise judge's labels."""
 
 from __future__ import annotations
 
@@ -12,5 +12,5 @@ from . import EXPERIMENT
 
 def human_validation(inputs: TableInputs, config: Mapping) -> TableResult:
     frames = {part: inputs.frame(part, None) if part in inputs.files else None for part in EXPERIMENT.parts}
-    return tables.human_agreement(frames["ratings"], frames["judge_ratings"], frames["labels"],
-                                  frames["judge_labels"], judge=EXPERIMENT.block(config).get("judge", "judge"))
+    return tables.human_agreement(frames["answers"], frames["judge_labels"],
+                                  judge=EXPERIMENT.block(config).get("judge", "judge"))

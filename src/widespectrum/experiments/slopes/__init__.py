@@ -16,6 +16,21 @@ def regressed_rewards(config) -> tuple[list[str], str | None]:
     return list(spec.get("rewards") or config["rewards"]), spec.get("blip_reward") or config["roles"].get("blip")
 
 
+def why_unavailable(config) -> str | None:
+    """Why E12 cannot be fitted in this run: it needs BLIP under the original prompt, r_blip(I, p_o)."""
+    _, blip = regressed_rewards(config)
+    if blip is None:
+        return "no BLIP reward (experiments.slopes.blip_reward or roles.blip) to regress on"
+    if not config["roles"].get("rater"):
+        return "roles.rater is not set: no per-dimension ratings to regress on"
+    released = config.get("released") or {}
+    if config.get("source") == "released" and not released.get("images"):
+        # aas_benchmark_final's blip_score is under p_a only (docs/experiments.md#e12)
+        return (f"the release has no BLIP score under p_o; set released.images: true so that {blip!r} "
+                "is rescored from the released images")
+    return None
+
+
 def _inputs(config):
     rewards, blip = regressed_rewards(config)
     regressed = list(dict.fromkeys([*rewards, *([blip] if blip else [])]))
@@ -30,7 +45,8 @@ class Slopes(Experiment):
     tables = {
         "fig_slopes": TableSpec(
             compute="widespectrum.experiments.slopes.tables:fig_slopes", requires=_inputs, experiment="slopes",
-            section="E12", caption="OLS coefficients of each reward on the per-dimension ratings"),
+            section="E12", caption="OLS coefficients of each reward on the per-dimension ratings",
+            unavailable=why_unavailable),
     }
 
     def named_entries(self, config):

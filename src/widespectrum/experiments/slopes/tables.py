@@ -8,15 +8,20 @@ from ...analysis import experiments as tables
 from ...analysis.tables import TableResult
 from ...contracts import RATINGS, SCORES
 from ...tables.inputs import TableInputs
-from . import regressed_rewards
+from . import regressed_rewards, why_unavailable
 
 
 def fig_slopes(inputs: TableInputs, config: Mapping) -> TableResult:
+    why = why_unavailable(config)
+    if why:
+        raise ValueError(f"fig_slopes cannot be made in this run: {why}")
     scores = inputs.frame("scores", SCORES)
     ratings = inputs.frame("ratings", RATINGS)
-    if not inputs.files.get("ratings"):
-        inputs.notes.append("roles.rater is not set: no per-dimension ratings to regress on")
     rewards, blip = regressed_rewards(config)
-    if blip is None:
-        inputs.notes.append("no BLIP reward (experiments.slopes.blip_reward or roles.blip): every coefficient is NaN")
+    usable_blip = scores is not None and (scores["reward"].eq(blip) & scores["prompt_kind"].eq("o")
+                                          & scores["status"].eq("ok") & scores["score"].notna()).any()
+    if not usable_blip:
+        # a table of NaN coefficients would read as a result; name the missing score instead
+        raise ValueError(f"fig_slopes: no usable r(I, p_o) of the BLIP reward {blip!r} in "
+                         f"{[str(p) for p in inputs.files.get('scores', [])][:3]}...; it regresses on it")
     return tables.fig_slopes(scores, ratings, rewards=rewards, blip_reward=blip)

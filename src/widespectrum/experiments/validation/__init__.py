@@ -16,7 +16,7 @@ class Validation(ReferenceExperiment):
     name = "validation"
     parts = {
         "pred": ("pred_file", ("image_id", "dimension", "score")),
-        "truth": ("truth_file", ("image_id", "dimension", "rating")),
+        "truth": ("truth_file", ("image_id", "dimension", "label")),
     }
     tables = {
         "tab_val": TableSpec(
