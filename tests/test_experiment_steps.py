@@ -209,10 +209,15 @@ def test_reference_problems_name_unrunnable_entries(tmp_path):
         "ava": {"generator": "no-such-generator", "reward": "hpsv3"},
         "critical": {"pair": ["oracle", "tiny-flux"], "rewards": ["aesthetic"], "alternatives": {"contrast": "less"}},
         "slopes": {"rewards": ["sharpness"]},
-        "emotion_generation": {"generators": ["oracle", "nano-banana"], "cropper": {"loader": "yolo"},
+        "emotion_generation": {"generators": ["oracle", "released-only-model"], "cropper": {"loader": "yolo"},
                                "reward": "brightness"},
     }
-    config = _base_config(tmp_path, {})
+    # A generator known only from released data: a registry entry without a loader.
+    generators = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "generators.yaml").read_text())
+    generators["released-only-model"] = {"loader": None, "display_name": "known only from released data"}
+    registry_file = tmp_path / "generators.yaml"
+    registry_file.write_text(yaml.safe_dump(generators))
+    config = _base_config(tmp_path, {}, generators_registry=registry_file)
     with pytest.raises(ConfigError, match="experiments.ava.generator: 'no-such-generator'"):
         validate_run({**config, "experiments": broken})
     config["experiments"] = broken
@@ -221,7 +226,7 @@ def test_reference_problems_name_unrunnable_entries(tmp_path):
     registry = load_registry(config)
     problems = "\n".join(ExperimentChecks().problems(config, registry) + TableChecks().problems(config, registry))
     assert "experiments.ava.generator: 'no-such-generator' is not in the generators registry" in problems
-    assert "experiments.emotion_generation.generators[1]: 'nano-banana' has no loader yet" in problems
+    assert "experiments.emotion_generation.generators[1]: 'released-only-model' has no loader yet" in problems
     assert ("experiments.critical.pair[1]: 'tiny-flux' loads the offline model 'tiny-flux', "
             "which offline_models does not define") in problems
     assert "experiments.critical.alternatives: 'contrast' is not one of its rewards" in problems
