@@ -187,7 +187,8 @@ def test_full_disk_stops_a_generation_job_instead_of_filling_the_manifest_with_e
         stopped = None
     except OutputWriteError as err:
         stopped = str(err)
-    folder = os.path.join(MOUNT, "images/noise")
+    # A crashed job's images wait in the chunk's journal, beside the image folder.
+    folder = os.path.join(MOUNT, "images/noise.journal/images/noise")
     written = sorted(os.listdir(folder))
     from widespectrum.images import open_rgb
     intact = [np.array_equal(np.asarray(open_rgb(os.path.join(folder, name))),
@@ -198,7 +199,10 @@ def test_full_disk_stops_a_generation_job_instead_of_filling_the_manifest_with_e
     written = report["written"]
     assert 0 < len(written) < 10 and all(name.endswith("_o.png") for name in written)
     assert all(report["intact"])  # every image on disk is complete; no temporary file is left
-    assert f"cannot write {tmp_path / 'disk' / 'images' / 'noise' / f'{len(written):04d}_o.png'}" in report["stopped"]
+    journal = tmp_path / "disk" / "images" / "noise.journal"
+    # the write that did not fit: the next image, or the journal's row file after the last one
+    assert (f"cannot write {journal / 'images' / 'noise' / f'{len(written):04d}_o.png'}" in report["stopped"]
+            or f"cannot write {journal / 'rows.json'}" in report["stopped"])
 
 
 def test_failed_write_removes_its_temp_file_and_keeps_the_old_output(tmp_path):
