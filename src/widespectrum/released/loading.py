@@ -10,7 +10,6 @@ converters decode an image only where they need its pixels.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -23,6 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
+
+from ..images import open_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -199,29 +200,26 @@ def is_image_value(value: Any) -> bool:
         isinstance(value, dict) and "bytes" in value)
 
 
-def decode_image(value: Any) -> Image.Image:
-    """A released image as a loaded PIL image.
+def decode_image(value: Any, name: str | None = None) -> Image.Image:
+    """A released image as a loaded RGB image (``images.open_rgb``'s conversions and checks).
 
     Hugging Face stores an ``Image`` feature as a struct ``{bytes, path}``; a
     row may also carry raw encoded bytes or, through ``datasets``, a PIL image.
+    ``name`` is what an error calls the image.
     """
     if isinstance(value, Image.Image):
         value.load()
-        return value
+        return value if value.mode == "RGB" else value.convert("RGB")
     if isinstance(value, dict):
         data = value.get("bytes")
         if data is None:
             path = value.get("path")
             if not path:
                 raise ValueError("image struct has neither bytes nor path")
-            with Image.open(path) as image:
-                image.load()
-                return image
+            return open_rgb(path, name=name)
         value = data
     if isinstance(value, (bytes, bytearray, memoryview)):
-        image = Image.open(io.BytesIO(bytes(value)))
-        image.load()
-        return image
+        return open_rgb(bytes(value), name=name)
     raise TypeError(f"not an image value: {type(value).__name__}")
 
 
