@@ -445,8 +445,9 @@ def test_emotion_readers():
     assert emotion_prompt(items["prompt_template"][1], "fearful") == "An old man, fearful expression."
     with pytest.raises(ReleasedFormatError, match="angry_image"):
         emotion_bias_items(bias.drop(columns=["angry_image"]))
-    with pytest.raises(ReleasedFormatError, match=r"slot at row 1"):
-        emotion_bias_items(bias.assign(prompt=["A [emotion] face.", "no slot"]))
+    # A prompt without the slot is kept (the authors scored it as written), not fatal.
+    slotless = emotion_bias_items(bias.assign(prompt=["A [emotion] face.", "no slot"]))
+    assert slotless["prompt_template"].tolist() == ["A [emotion] face.", "no slot"]
 
     templates = ["A woman by a window, her face {} in soft light.", "A boy on a bus, looking {}."]
     rows = [{"prompt": t.format(e), "emotion": e} for t in templates for e in ("sad", "angry", "fearful", "happy")]
