@@ -18,7 +18,11 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from widespectrum.captioning import Taxonomy
+from widespectrum.config import ConfigError
 from widespectrum.contracts import EMOTION_SCORES, OK, write_table
+from widespectrum.experiments.ava.released import ava_photographs, has_captions
+from widespectrum.experiments.ava.steps import recaptioned_items
 from widespectrum.experiments.critical.released import critical_items
 from widespectrum.experiments.emotion.released import emotion_bias_items, released_emotion_scores
 from widespectrum.layout import experiment_file
@@ -28,6 +32,7 @@ from widespectrum.released.benchmark import DROPPED_DUPLICATE, write_converted
 from widespectrum.runconfig import load_run
 from widespectrum.tables.build import compute_table
 
+from .fixtures.chat_server import PROXY_VARIABLES, chat_server
 from .fixtures.released_data import (
     CRITICAL_MODELS,
     DEFAULT_HPSV3_FLAT,
@@ -37,6 +42,8 @@ from .fixtures.released_data import (
     make_benchmark_table,
     make_critical_table,
     make_emotion_bias_table,
+    make_real_images_table,
+    real_images_schema,
     write_benchmark_parquet,
     write_parquet_folder,
 )
@@ -243,3 +250,67 @@ def test_critical_default_revision_is_the_20_row_one_and_100_is_a_second_config(
     second = load_run("config/released_critical_100.yaml")["experiments"]["critical"]
     assert second["released"]["revision"] == "main" and second["n_per_topic"] is None
     assert np.array_equal(sorted(second["image_columns"]), sorted(CRITICAL_MODELS))
+
+
+# ---------------------------------------------------------------- E7 real photographs
+
+RECAPTION_GOOD = {"anti_aesthetic_elements": ["clarity_and_focus.analog_degradation",
+                                              "lighting_and_exposure.exposure_extremes"],
+                  "clean_caption": "a street", "anti_aesthetic_caption": "A street through VHS noise, blown out."}
+RECAPTION_BLUR = {"anti_aesthetic_elements": ["clarity_and_focus.intentional_blur"], "clean_caption": "a dancer",
+                  "anti_aesthetic_caption": "A dancer smeared by a long exposure."}
+RECAPTION_NONE = {"anti_aesthetic_elements": [], "clean_caption": None, "anti_aesthetic_caption": None}
+PHOTOS = ["ava_001.jpg", "ava_002.jpg", "ava_003.jpg", "ava_004.jpg"]
+
+
+def _photographs(tmp_path):
+    frame = make_real_images_table(PHOTOS)
+    write_parquet_folder(frame, tmp_path / "real", real_images_schema())
+    table = load_released_table("weathon/aas_real_images", None, local_dir=tmp_path / "real")
+    assert not has_captions(table)  # class_keys are hash ids, not classes: they must not be taken as such
+    return ava_photographs(table)
+
+
+def _check_items(items, record, how):
+    assert record["captions"] == how
+    assert record["photographs"] == 4 and record["not_anti_aesthetic"] == 1 and record["recaption_failed"] == 1
+    assert items["file_name"].tolist() == ["ava_001.jpg", "ava_002.jpg"]
+    assert items["class_keys"].tolist() == [["analog_degradation", "exposure_extremes"], ["intentional_blur"]]
+    assert [Taxonomy.label(k) for k in items["class_keys"][0]] == ["analog degradation", "exposure extremes"]
+    assert items["clean_caption"].tolist() == ["a street", "a dancer"]
+    assert items["anti_aesthetic_caption"][1] == RECAPTION_BLUR["anti_aesthetic_caption"]
+
+
+def test_ava_captions_from_a_recaption_folder(tmp_path):
+    photos = _photographs(tmp_path)
+    folder = tmp_path / "recaptions"
+    folder.mkdir()
+    for name, answer in zip(PHOTOS[:3], (RECAPTION_GOOD, RECAPTION_BLUR, RECAPTION_NONE)):
+        (folder / f"{name.split('.')[0]}.json").write_text(json.dumps(answer))
+    # ava_004 has no file: a failed recaption, counted apart from the not-anti-aesthetic one
+    items, record = recaptioned_items(photos, {"folder": str(folder)})
+    _check_items(items, record, "recaption folder")
+    assert record["failed_files"] == ["ava_004.jpg"]
+
+
+def test_ava_captions_from_the_recaption_backend(tmp_path, monkeypatch):
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("RECAPTION_TEST_KEY", "sk-test-recaption")
+    photos = _photographs(tmp_path)
+    with chat_server() as server:
+        # The backend's schema asks for its reasoning first; the folder files are read without it.
+        answers = [{"thinking": "looked closely", **a} for a in (RECAPTION_GOOD, RECAPTION_BLUR, RECAPTION_NONE)]
+        server.script(*answers, "not json", "still not json")
+        options = {"backend": {"model": "vlm", "base_url": server.base_url, "api_key_env": "RECAPTION_TEST_KEY",
+                               "max_retries": 1, "timeout": 10.0, "backoff_s": 0.0}}
+        items, record = recaptioned_items(photos, options)
+    _check_items(items, record, "recaption backend")
+    assert record["backend"]["captioner"] == "openai:vlm"
+    assert "sk-test-recaption" not in json.dumps(record)
+
+
+def test_ava_without_captions_or_recaption_source_names_the_options(tmp_path):
+    with pytest.raises(ConfigError, match=r"recaptions\.folder.*recaptions\.backend"):
+        recaptioned_items(_photographs(tmp_path), {})
