@@ -29,6 +29,7 @@ from widespectrum.layout import experiment_file
 from widespectrum.prompts.dimensions import DIMENSIONS
 from widespectrum.released import ReleasedFormatError, ReleasedSpec, convert_benchmark, load_released_table
 from widespectrum.released.benchmark import DROPPED_DUPLICATE, write_converted
+from widespectrum.released.loading import released_source
 from widespectrum.runconfig import load_run
 from widespectrum.tables.build import compute_table
 
@@ -314,3 +315,25 @@ def test_ava_captions_from_the_recaption_backend(tmp_path, monkeypatch):
 def test_ava_without_captions_or_recaption_source_names_the_options(tmp_path):
     with pytest.raises(ConfigError, match=r"recaptions\.folder.*recaptions\.backend"):
         recaptioned_items(_photographs(tmp_path), {})
+
+
+# ---------------------------------------------------------------- provenance of a released set
+
+def test_released_source_records_the_requested_and_resolved_revision(tmp_path):
+    commit = "d3fe5f37ff2eef79f2513255054795555fea8915"
+    assert released_source("weathon/critical_comparsion", commit)["resolved_revision"] == commit
+    # A folder from `huggingface-cli download --local-dir`: per-file metadata, commit on the first line.
+    meta = tmp_path / "local" / ".cache" / "huggingface" / "download" / "data"
+    meta.mkdir(parents=True)
+    other = "0123456789abcdef0123456789abcdef01234567"
+    (meta / "train-00000-of-00001.parquet.metadata").write_text(f"{other}\netag\n1700000000.0\n")
+    record = released_source("weathon/emotion_bias_dataset", "main", tmp_path / "local")
+    assert record == {"dataset": "weathon/emotion_bias_dataset", "revision": "main", "resolved_revision": other,
+                      "local_dir": "local"}
+    (meta / "extra.parquet.metadata").write_text(f"{commit}\n")
+    assert released_source("d", "main", tmp_path / "local")["resolved_revision"] is None  # disagreeing files
+    refs = tmp_path / "hub" / "datasets--weathon--lapis" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text(other)
+    assert released_source("weathon/lapis", "main", cache_dir=tmp_path / "hub")["resolved_revision"] == other
+    assert released_source("weathon/lapis", "v2", cache_dir=tmp_path / "hub")["resolved_revision"] is None

@@ -29,7 +29,7 @@ from ...captioning import (
 )
 from ...config import ConfigError, resolve_path
 from ...demo import standins
-from ...released.loading import decode_image
+from ...released.loading import decode_image, released_set_provenance
 from ..common import relative_folder, released_table, save_released_image
 from .measure import AVA_ITEMS, ava_generation_prompts
 from .released import ava_items, ava_photographs, has_captions
@@ -55,7 +55,8 @@ def build_items(config: Mapping, spec: Mapping, image_dir: Path, run_dir: Path) 
                      "caption_anti": item.anti_aesthetic_caption, "caption_clean": item.clean_caption,
                      "reference_image": None, "file_name": item.file_name, **saved})
     items = AVA_ITEMS.validate(pd.DataFrame(rows, columns=[*AVA_ITEMS.names, "file_name"]))
-    return items, {"kind": "released items", **spec["released"], **record, "items": len(items)}
+    source = released_set_provenance(config, spec["released"])
+    return items, {"kind": "released items", **source, **record, "items": len(items)}
 
 
 def element_keys(qualified: list[str], taxonomy: Taxonomy) -> list[str]:

@@ -13,7 +13,7 @@ from ... import contracts
 from ...config import resolve_path
 from ...contracts import EMOTIONS_NEGATIVE
 from ...demo import standins
-from ...released.loading import load_released_table
+from ...released.loading import load_released_table, released_set_provenance
 from ...runtime import Runtime
 from ..common import relative_folder, released_table, save_released_image
 from .measure import EMOTION_ITEMS
@@ -38,7 +38,8 @@ def build_items(config: Mapping, spec: Mapping, image_dir: Path, run_dir: Path) 
                          "prompt_template": item.prompt_template, **saved})
     items = EMOTION_ITEMS.validate(pd.DataFrame(rows, columns=EMOTION_ITEMS.names))
     slotless = prompts_without_slot(table.set_index("item_id")["prompt_template"])
-    return items, {"kind": "released items", **spec["released"], "items": len(table),
+    source = released_set_provenance(config, spec["released"])
+    return items, {"kind": "released items", **source, "items": len(table),
                    "prompts_without_slot": len(slotless), "items_without_slot": slotless}
 
 
