@@ -337,3 +337,34 @@ def test_released_source_records_the_requested_and_resolved_revision(tmp_path):
     (refs / "main").write_text(other)
     assert released_source("weathon/lapis", "main", cache_dir=tmp_path / "hub")["resolved_revision"] == other
     assert released_source("weathon/lapis", "v2", cache_dir=tmp_path / "hub")["resolved_revision"] is None
+
+
+# ---------------------------------------------------------------- image writes
+
+def test_a_full_disk_stops_the_image_ingest_instead_of_becoming_rows(tmp_path, monkeypatch):
+    import errno
+
+    from widespectrum.errors import OutputWriteError
+    from widespectrum.released import benchmark
+
+    frame = make_benchmark_table(n_models=1, n_prompts=2, duplicate_model=None, placeholder_rows=(), image_size=4)
+    folder = tmp_path / "data"
+    write_benchmark_parquet(frame, folder)
+    table = load_released_table("x", None, local_dir=folder)
+    spec = ReleasedSpec.from_config({"local_dir": folder, "revision": "r", "images": True})
+
+    def full(path, data):
+        raise OutputWriteError(path, OSError(errno.ENOSPC, "No space left on device"))
+
+    monkeypatch.setattr(benchmark, "write_bytes", full)
+    with pytest.raises(OutputWriteError):
+        benchmark.write_images(table, spec, tmp_path / "run")
+    monkeypatch.undo()
+    # An undecodable image is still a row with its error, not a stop.
+    broken = frame.copy()
+    broken.at[0, "image_original"] = {"bytes": b"\x89PNG\r\n\x1a\nnot a png", "path": None}
+    write_benchmark_parquet(broken, folder)
+    manifests = benchmark.write_images(load_released_table("x", None, local_dir=folder), spec, tmp_path / "run2")
+    statuses = manifests["flux-dev"].set_index(["prompt_id", "image_kind"])["status"]
+    assert statuses[("0000", "o")].startswith("image decode failed: BadImageError")
+    assert statuses[("0001", "o")] == OK

@@ -65,7 +65,7 @@ def released_renders(config: Mapping, spec: Mapping, prompts_output: str | Path,
     if provenance_file is not None:
         source = released_set_provenance(config, spec["released"])
         write_provenance(config, provenance_file, {"kind": "released renders", **source},
-                          experiment="critical", image_columns=image_columns, prompts=len(prompts), failed=failed)
+                         experiment="critical", image_columns=image_columns, prompts=len(prompts), failed=failed)
     return manifests
 
 
