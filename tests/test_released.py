@@ -40,7 +40,7 @@ from widespectrum.released.benchmark import (
     STATUS_NONFINITE,
     STATUS_PLACEHOLDER,
 )
-from .fixtures.released_data import make_benchmark_table, png_bytes, write_benchmark_parquet
+from .fixtures.released_data import hpsv3_value, make_benchmark_table, png_bytes, write_benchmark_parquet
 
 N_PROMPTS = 30
 JUDGES = {"llm_selected": "qwen3-vl-235b", "sec_llm_selected": "gpt-5-chat", "third_llm_selected": "glm-4.5v"}
@@ -54,7 +54,8 @@ def _image(colour=None, seed=0):
     return {"bytes": png_bytes(pixels), "path": None}
 
 
-def _hand_row(model, index, base, labels, blip, dims, hpsv3_wrapped=True, image_o=None, image_a=None):
+def _hand_row(model, index, base, labels, blip, dims, hpsv3_form="wrapped", image_o=None, image_a=None,
+              hpsv3_flat=False):
     """One released row whose every number derives from ``base`` so expectations are easy to write."""
     hpsv3 = {f"hpsv3_{k}": [base + 10 + j, 0.5 + j / 10] for j, k in enumerate(("oiop", "oidp", "diop", "didp"))}
     return {
@@ -66,7 +67,7 @@ def _hand_row(model, index, base, labels, blip, dims, hpsv3_wrapped=True, image_
         "selected_dims": json.dumps(dims),
         "model": model,
         "hpsv2_reward": {f"hpsv2_{k}": base + j / 100 for j, k in enumerate(("oiop", "oidp", "diop", "didp"))},
-        "hpsv3_reward": {"hpsv3_reward": hpsv3} if hpsv3_wrapped else hpsv3,
+        "hpsv3_reward": hpsv3_value(hpsv3, hpsv3_form, hpsv3_flat),
         "image_reward": {f"image_reward_{k}": -base - j for j, k in enumerate(("oiop", "oidp", "diop", "didp"))},
         "rater": {"original": {"scores": [d / 10 for d in range(11)], "preds": [0] * 11},
                   "distorted": {"scores": [2 - d / 10 for d in range(11)], "preds": [2] * 11}},
@@ -105,21 +106,22 @@ def synthetic(tmp_path_factory):
                                             ("grpo_flux", 8, "blip_score.1.1")])
     write_benchmark_parquet(frame, folder, n_files=3)
     table = load_released_table("weathon/aas_benchmark_final", None, local_dir=folder)
-    spec = _spec(folder)
+    spec = _spec(folder, placeholders="exclude")  # the switch; the default keeps them
     return frame, table, spec, convert_benchmark(table, spec)
 
 
 # ------------------------------------------------------------ hand-written rows
 
-@pytest.mark.parametrize("hpsv3_wrapped", [True, False])
-def test_conversion_field_by_field(tmp_path, hpsv3_wrapped):
+@pytest.mark.parametrize("hpsv3_form", ["wrapped", "flat", "union"])
+def test_conversion_field_by_field(tmp_path, hpsv3_form):
+    # In the union form the Nano Banana row is flat, the others wrapped, as in the release.
     rows = [
         _hand_row("flux_dev", 0, 0.20, (1, 0, -1), [[0.5, 2.0], [-1.0, 3.0]],
-                  ["color aesthetic", "Detail-Realism"], hpsv3_wrapped),
+                  ["color aesthetic", "Detail-Realism"], hpsv3_form),
         _hand_row("nano-banana", 0, 0.30, (0, 1, 1), [[1.0, -1.0], [0.0, 0.0]],
-                  ["color aesthetic", "Detail-Realism"], hpsv3_wrapped),
+                  ["color aesthetic", "Detail-Realism"], hpsv3_form, hpsv3_flat=True),
         _hand_row("flux_dev", 1, 0.25, (-1, -1, 0), [[3.0, 3.5], [2.0, -4.0]], ["emotion", "main_object"],
-                  hpsv3_wrapped),
+                  hpsv3_form),
     ]
     table, folder = _load(pd.DataFrame(rows), tmp_path)
     spec = _spec(folder, models={"flux_dev": "flux-dev", "nano-banana": "nano"}, judges=JUDGES,
@@ -186,7 +188,7 @@ def test_placeholder_detected_and_rows_kept_with_status(tmp_path):
                       image_a=blue),
             _hand_row("nano-banana", 1, 0.2, (1, 1, 1), [[0.0, 1.0], [0.0, 2.0]], ["clarity", "richness"])]
     table, folder = _load(pd.DataFrame(rows), tmp_path)
-    converted = convert_benchmark(table, _spec(folder))
+    converted = convert_benchmark(table, _spec(folder, placeholders="exclude"))
     assert converted.placeholders[["prompt_id", "image_kind"]].values.tolist() == [["0000", "a"]]
     scores = converted.scores
     pair = scores[scores["prompt_id"] == "0000"]
@@ -198,11 +200,13 @@ def test_placeholder_detected_and_rows_kept_with_status(tmp_path):
     ratings = converted.ratings
     assert (ratings.loc[ratings["prompt_id"] == "0000", "status"] == STATUS_PLACEHOLDER).all()
 
-    kept = convert_benchmark(table, _spec(folder, placeholders="keep"))
+    # The default keeps them, as the published numbers do, and still reports them.
+    kept = convert_benchmark(table, _spec(folder))
+    assert ReleasedSpec(revision="pinned").placeholders == "keep"
     assert (kept.scores["status"] == OK).all()
-    assert len(kept.placeholders) == 1  # still reported
+    assert len(kept.placeholders) == 1
 
-    manifests = write_images(table, _spec(folder), tmp_path / "run", converted)
+    manifests = write_images(table, _spec(folder, placeholders="exclude"), tmp_path / "run", converted)
     manifest = MANIFEST.validate(manifests["nano-banana"]).set_index(["prompt_id", "image_kind"])
     assert manifest.loc[("0000", "a"), "status"] == STATUS_PLACEHOLDER
     assert pd.isna(manifest.loc[("0000", "a"), "path"])
@@ -371,8 +375,8 @@ def test_missing_column_names_the_column(tmp_path):
     table, folder = _load(frame.drop(columns=["sec_llm_selected"]), tmp_path)
     with pytest.raises(ReleasedFormatError, match="sec_llm_selected"):
         convert_benchmark(table, _spec(folder))
-    with pytest.raises(ReleasedFormatError, match="image_distorted"):
-        convert_benchmark(table.drop(["image_distorted"]), _spec(folder))
+    with pytest.raises(ReleasedFormatError, match="image_distorted"):  # the scan needs both images
+        convert_benchmark(table.drop(["image_distorted"]), _spec(folder, placeholders="exclude"))
     with pytest.raises(ReleasedFormatError, match="blip_score"):
         load_released_table("x", None, local_dir=folder, columns=["index", "blip_score", "sec_llm_selected"])
 
@@ -441,8 +445,9 @@ def test_emotion_readers():
     assert emotion_prompt(items["prompt_template"][1], "fearful") == "An old man, fearful expression."
     with pytest.raises(ReleasedFormatError, match="angry_image"):
         emotion_bias_items(bias.drop(columns=["angry_image"]))
-    with pytest.raises(ReleasedFormatError, match=r"slot at row 1"):
-        emotion_bias_items(bias.assign(prompt=["A [emotion] face.", "no slot"]))
+    # A prompt without the slot is kept (the authors scored it as written), not fatal.
+    slotless = emotion_bias_items(bias.assign(prompt=["A [emotion] face.", "no slot"]))
+    assert slotless["prompt_template"].tolist() == ["A [emotion] face.", "no slot"]
 
     templates = ["A woman by a window, her face {} in soft light.", "A boy on a bus, looking {}."]
     rows = [{"prompt": t.format(e), "emotion": e} for t in templates for e in ("sad", "angry", "fearful", "happy")]

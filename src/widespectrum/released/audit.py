@@ -28,7 +28,7 @@ from .benchmark import (
     ReleasedSpec,
     itm_match_probability,
 )
-from .loading import Table, column_names, records
+from .loading import Table, column_names, records, resolved_dataset_revision
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ def _summary(table: Table, converted: ReleasedBenchmark, spec: ReleasedSpec) -> 
     return {
         "dataset": spec.dataset,
         "revision": spec.revision,
+        "resolved_revision": resolved_dataset_revision(spec.dataset, spec.revision, spec.local_dir),
         "released_rows": int(len(table)),
         "kept_rows": int(rows["kept"].sum()),
         "duplicated_rows_dropped": int((rows["dropped"] == DROPPED_DUPLICATE).sum()),

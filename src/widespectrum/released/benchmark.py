@@ -12,9 +12,14 @@ Readings of the released schema (SPEC "Released data to ingest"):
 
 - reward structs are keyed ``{rm}_{x}i{y}p``: ``x`` the image (o original,
   d distorted = I_a), ``y`` the prompt (o = p_o, d = p_a). A struct may be
-  wrapped once more in a struct of one field (the authors' own scripts read
-  ``row["hpsv3_reward"]["hpsv3_reward"][key]``); that wrapper is unwrapped.
-  A value is a number, ``[score]`` or ``[mu, sigma]`` (HPSv3).
+  wrapped once more in a struct field (the authors' reader does
+  ``s["hpsv3_reward"]["hpsv3_reward"][k]`` and falls back to
+  ``s["hpsv3_reward"][k]``, eval/notebooks/p_value.ipynb). In ``hpsv3_reward``
+  both nestings share one column: rows rescored later are flat, the rest
+  wrapped, and Arrow merges them into one struct holding the wrapper and the
+  four flat keys, null where a row has the other form. Each row is read in the
+  form it has (``reward_struct``). A value is a number, ``[score]`` or
+  ``[mu, sigma]`` (HPSv3).
 - ``blip_score`` is 2x2: row 0 for I_o, row 1 for I_a, each the two ITM
   logits ``[no-match, match]`` of that image under p_a. The BLIP-L score is
   softmax(row)[1], so only (I_o, p_a) and (I_a, p_a) exist.
@@ -44,6 +49,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from ..config import ConfigError
+from ..errors import SetupError
 from ..contracts import (
     LABELS,
     MANIFEST,
@@ -143,7 +149,8 @@ class ReleasedSpec:
     judges: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_JUDGES))
     rater: str | None = "released-rater"
     duplicates: str = "first"
-    placeholders: str = "exclude"
+    # The authors never filtered the placeholders: the published numbers include them.
+    placeholders: str = "keep"
     images: bool = False
     workers: int = 2
 
@@ -439,22 +446,44 @@ def score_keys(struct: Mapping[str, Any], column: str, where: str) -> dict[str, 
     return {suffix: names[0] for suffix, names in found.items()}
 
 
-def _unwrap(value: Any) -> Any:
-    """A struct wrapped in a struct of one field (``{"hpsv3_reward": {...}}``) -> the inner struct."""
-    while isinstance(value, dict) and len(value) == 1:
-        inner = next(iter(value.values()))
-        if not isinstance(inner, dict):
-            break
-        value = inner
-    return value
+def _is_score_key(name: str) -> bool:
+    return any(name == suffix or name.endswith(f"_{suffix}") for suffix in SCORE_KEYS)
+
+
+def reward_struct(value: Any, column: str, where: str) -> dict[str, Any] | None:
+    """The flat ``{rm}_oiop ...`` struct of one row of a reward column; None when the row has none.
+
+    A row is flat (score keys at the top), wrapped (one struct field holding the
+    flat struct), or the union of both that Arrow makes of a column mixing
+    them: the wrapper field and the flat keys side by side, exactly one of the
+    two forms non-null in each row.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ReleasedFormatError(f"column {column!r}: expected a struct at {where}, got {type(value).__name__}")
+    # A field that is not a score key but holds a value stays with the flat keys, so
+    # score_keys names the keys it expected.
+    wrappers = {k: v for k, v in value.items() if not _is_score_key(k) and (v is None or isinstance(v, dict))}
+    flat = {k: v for k, v in value.items() if k not in wrappers}
+    nested = {k: v for k, v in wrappers.items() if v is not None}
+    has_flat = any(v is not None for v in flat.values())
+    if len(nested) > 1 or (nested and has_flat):
+        forms = sorted(nested) + (["flat score keys"] if has_flat else [])
+        raise ReleasedFormatError(
+            f"column {column!r}: more than one nesting holds values at {where}: {forms}")
+    if nested:
+        name, inner = next(iter(nested.items()))
+        return reward_struct(inner, f"{column}.{name}", where)
+    if has_flat or (flat and not wrappers):
+        return flat
+    return None
 
 
 def _reward_rows(value: Any, column: str, reward: str, key: tuple[str, str],
                  placeholder: bool, where: str) -> list[tuple]:
     generator, prompt_id = key
-    value = _unwrap(value)
-    if value is not None and not isinstance(value, dict):
-        raise ReleasedFormatError(f"column {column!r}: expected a struct at {where}, got {type(value).__name__}")
+    value = reward_struct(value, column, where)
     names = score_keys(value, column, where) if value is not None else {}
     out = []
     for suffix, (image_kind, prompt_kind) in SCORE_KEYS.items():
@@ -644,7 +673,8 @@ def _write_image(value: Any, run_dir: Path, relative: str) -> tuple[str | None, 
     """Write one released image; return (path, sha256, status).
 
     A PNG is written byte for byte as released (same pixels, same hash as the
-    authors' file); any other encoding is decoded and written as PNG.
+    authors' file); any other encoding is decoded and written as PNG. A write
+    that fails for the disk (SetupError) stops the ingest: it is no image's fault.
     """
     try:
         data = encoded_bytes(value)
@@ -654,6 +684,8 @@ def _write_image(value: Any, run_dir: Path, relative: str) -> tuple[str | None, 
             return relative, hashlib.sha256(data).hexdigest(), OK
         image = decode_image(value)
         return relative, write_png(run_dir / relative, image), OK
+    except SetupError:
+        raise
     except Exception as err:  # recorded as the manifest row's status
         return None, None, f"image decode failed: {type(err).__name__}: {err}"
 

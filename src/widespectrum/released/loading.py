@@ -10,10 +10,10 @@ converters decode an image only where they need its pixels.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
+
+from ..images import open_rgb
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,49 @@ def load_released_table(
     if revision is None:
         raise ValueError(f"loading {dataset} from the hub needs a pinned revision")
     return _read_hub(dataset, revision, split, columns, cache_dir)
+
+
+def resolved_dataset_revision(dataset: str, revision: str | None, local_dir: str | os.PathLike | None = None,
+                              cache_dir: str | os.PathLike | None = None) -> str | None:
+    """The commit a released set was read at, for provenance; None when it cannot be known.
+
+    A 40-hex ``revision`` is itself the commit. A local folder made by
+    ``huggingface-cli download --local-dir`` keeps one metadata file per file under
+    ``.cache/huggingface/download/`` whose first line is the commit it came from;
+    the commit is known when they all agree. A hub read resolves ``revision``
+    through the ``refs/`` of the dataset's folder in the hub cache.
+    """
+    if isinstance(revision, str) and re.fullmatch(r"[0-9a-f]{40}", revision):
+        return revision
+    if local_dir is not None:
+        commits = set()
+        for meta in (Path(local_dir) / ".cache" / "huggingface" / "download").rglob("*.metadata"):
+            first = meta.read_text(encoding="utf-8").splitlines()[:1]
+            commits.update(c for c in first if re.fullmatch(r"[0-9a-f]{40}", c.strip()))
+        return commits.pop() if len(commits) == 1 else None
+    if revision is None:
+        return None
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    ref = Path(cache_dir or HF_HUB_CACHE) / f"datasets--{dataset.replace('/', '--')}" / "refs" / revision
+    return ref.read_text().strip() if ref.is_file() else None
+
+
+def released_source(dataset: str, revision: str | None, local_dir: str | os.PathLike | None = None,
+                    cache_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The provenance of one released set: id, requested revision, resolved commit (null when unknown)."""
+    return {"dataset": dataset, "revision": revision, "resolved_revision": resolved_dataset_revision(
+        dataset, revision, local_dir, cache_dir), "local_dir": None if local_dir is None else Path(local_dir).name}
+
+
+def released_set_provenance(config: dict, released: dict) -> dict[str, Any]:
+    """``released_source`` of an experiment block's ``released`` mapping, in the run's hub cache."""
+    from ..config import resolve_path
+    from ..runtime import Runtime
+
+    local_dir = resolve_path(released["local_dir"]) if released.get("local_dir") else None
+    return {**released, **released_source(released["dataset"], released.get("revision"), local_dir,
+                                          Runtime.from_config(dict(config)).cache_dir)}
 
 
 def _read_local(local_dir, split: str, columns: Sequence[str] | None) -> pa.Table:
@@ -199,29 +244,26 @@ def is_image_value(value: Any) -> bool:
         isinstance(value, dict) and "bytes" in value)
 
 
-def decode_image(value: Any) -> Image.Image:
-    """A released image as a loaded PIL image.
+def decode_image(value: Any, name: str | None = None) -> Image.Image:
+    """A released image as a loaded RGB image (``images.open_rgb``'s conversions and checks).
 
     Hugging Face stores an ``Image`` feature as a struct ``{bytes, path}``; a
     row may also carry raw encoded bytes or, through ``datasets``, a PIL image.
+    ``name`` is what an error calls the image.
     """
     if isinstance(value, Image.Image):
         value.load()
-        return value
+        return value if value.mode == "RGB" else value.convert("RGB")
     if isinstance(value, dict):
         data = value.get("bytes")
         if data is None:
             path = value.get("path")
             if not path:
                 raise ValueError("image struct has neither bytes nor path")
-            with Image.open(path) as image:
-                image.load()
-                return image
+            return open_rgb(path, name=name)
         value = data
     if isinstance(value, (bytes, bytearray, memoryview)):
-        image = Image.open(io.BytesIO(bytes(value)))
-        image.load()
-        return image
+        return open_rgb(bytes(value), name=name)
     raise TypeError(f"not an image value: {type(value).__name__}")
 
 

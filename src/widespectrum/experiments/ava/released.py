@@ -1,4 +1,12 @@
-"""The released E7 photographs (``weathon/aas_real_images``) as items."""
+"""The released E7 photographs (``weathon/aas_real_images``) as items.
+
+The release's upload script (scripts/publish_real_images_hf_dataset.py of the
+authors' repository) writes ``image``, ``original_path``, ``file_name``,
+``class_keys`` (retrieval-query hash ids, not taxonomy classes), ``queries``,
+``source_datasets``, ``messages`` and ``annotations_json``: no captions. A
+revision that carries caption columns is read by ``ava_items``; otherwise the
+photographs (``ava_photographs``) are recaptioned (``experiments.ava.steps``).
+"""
 
 from __future__ import annotations
 
@@ -61,6 +69,33 @@ def ava_items(table: Table, with_images: bool = True) -> pd.DataFrame:
         })
     return pd.DataFrame(items, columns=["item_id", "file_name", "image", "class_keys",
                                         "anti_aesthetic_caption", "clean_caption"])
+
+
+CAPTION_COLUMNS = ("anti_aesthetic_caption", "caption_anti", "anti_caption", "caption")
+
+
+def has_captions(table: Table) -> bool:
+    """Whether this revision carries caption columns (top-level or a ``caption`` struct)."""
+    return any(c in column_names(table) for c in CAPTION_COLUMNS)
+
+
+def ava_photographs(table: Table) -> pd.DataFrame:
+    """item_id, file_name and image of every released photograph, for recaptioning by ``file_name``."""
+    dataset = "weathon/aas_real_images"
+    image_column = find_column(table, ("image",), "the photograph", dataset)
+    name_column = find_column(table, ("file_name", "filename"), "the file name", dataset)
+    items = []
+    for row, record in enumerate(records(table, [image_column, name_column])):
+        if not is_image_value(record[image_column]):
+            raise ReleasedFormatError(f"{dataset}: column {image_column!r} holds no image at row {row}")
+        items.append({"item_id": f"{row:05d}", "file_name": text_value(record[name_column], name_column, row, dataset),
+                      "image": record[image_column]})
+    frame = pd.DataFrame(items, columns=["item_id", "file_name", "image"])
+    repeated = frame["file_name"][frame["file_name"].duplicated()].tolist()
+    if repeated:
+        raise ReleasedFormatError(f"{dataset}: column {name_column!r} repeats {repeated[:5]}: recaptions are "
+                                  "keyed by file name")
+    return frame
 
 
 def _is_struct_column(table: Table, name: str) -> bool:

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from ... import contracts
 from ...config import ConfigError, resolve_path
 from ...config import run_dir as run_dir_of
-from ...released.loading import column_names
+from ...released.loading import column_names, released_set_provenance
 from ..common import relative_folder, released_table, save_released_image, write_provenance
 from .measure import critical_generation_prompts, load_critical_prompts
 from .released import critical_items
@@ -63,8 +63,9 @@ def released_renders(config: Mapping, spec: Mapping, prompts_output: str | Path,
     failed = {g: int((m["status"] != contracts.OK).sum()) for g, m in manifests.items()}
     log.info("critical: %d released prompts, pictures of %s (%s failed)", len(prompts), sorted(manifests), failed)
     if provenance_file is not None:
-        write_provenance(config, provenance_file, {"kind": "released renders", **spec["released"]},
-                          experiment="critical", image_columns=image_columns, prompts=len(prompts), failed=failed)
+        source = released_set_provenance(config, spec["released"])
+        write_provenance(config, provenance_file, {"kind": "released renders", **source},
+                         experiment="critical", image_columns=image_columns, prompts=len(prompts), failed=failed)
     return manifests
 
 

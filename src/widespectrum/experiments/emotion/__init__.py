@@ -13,8 +13,14 @@ from ...tables.spec import TableSpec
 from ..base import Experiment
 
 
+RELEASED_SCORES = "released_scores.parquet"
+
+
 def _scores(config: Mapping) -> dict[str, list[str]]:
-    return {"scores": [layout.experiment_scores("emotion", r) for r in EXPERIMENT.scored_rewards(config)]}
+    files = [layout.experiment_scores("emotion", r) for r in EXPERIMENT.scored_rewards(config)]
+    if EXPERIMENT.released_score_rewards(config):
+        files.append(layout.experiment_file("emotion", RELEASED_SCORES))
+    return {"scores": files}
 
 
 class Emotion(Experiment):
@@ -31,14 +37,34 @@ class Emotion(Experiment):
             caption="per reward and emotion: mean score gap negative - happy, and accuracy"),
     }
 
+    def released_score_rewards(self, config):
+        spec = self.spec(config)
+        if spec is None or spec.get("source") != "released":
+            return []
+        return list(spec.get("released_scores") or {})
+
     def scored_rewards(self, config):
-        return list(self.block(config)["rewards"])
+        released = set(self.released_score_rewards(config))
+        return [r for r in self.block(config)["rewards"] if r not in released]
+
+    def problems(self, config, registry_entries):
+        spec = self.block(config)
+        problems = []
+        if spec.get("released_scores") and spec["source"] != "released":
+            problems.append(f"{self.key()}.released_scores: needs source: released")
+        unlisted = [r for r in spec.get("released_scores") or {} if r not in spec["rewards"]]
+        if unlisted:
+            problems.append(f"{self.key()}.released_scores: {unlisted} not in rewards (the table's rows)")
+        return problems
 
     def item_schema(self):
         return self.module("measure").EMOTION_ITEMS
 
     def build_items(self, config, image_dir, run_dir):
         return self.module("steps").build_items(config, self.block(config), image_dir, run_dir)
+
+    def write_released_scores(self, config, items_file, output):
+        return self.module("steps").released_scores(config, self.block(config), items_file, output)
 
     def score(self, config, model, runtime, run_dir, *, items=None, prompts=None, manifests=None):
         measure = self.module("measure")

@@ -35,7 +35,7 @@ EMOTION_ITEMS = Schema(
     (
         Column("item_id", "str"),
         Column("image_emotion", "str", allowed=EMOTIONS, doc="the emotion the picture shows"),
-        Column("prompt_template", "str", doc="the item's prompt, with an [emotion] slot"),
+        Column("prompt_template", "str", doc="the item's prompt, with an [emotion] slot (a released prompt may lack it)"),
         Column("path", "str", nullable=True, doc="PNG path relative to the run folder"),
         Column("sha256", "str", nullable=True),
         ITEM_STATUS,
@@ -51,6 +51,12 @@ def emotion_prompt(template: str, emotion: str) -> str:
     if not emotion.strip():
         raise ValueError("emotion must not be empty")
     return template.replace(EMOTION_SLOT, emotion.strip())
+
+
+def item_prompt(template: str, emotion: str) -> str:
+    """An E6 classification item's prompt for ``emotion``: the slot filled, or the template as written
+    when it has none (the authors' ``str.replace``; their released set has such prompts)."""
+    return emotion_prompt(template, emotion) if EMOTION_SLOT in template else template
 
 
 def face_prompt(emotion: str) -> str:
@@ -75,9 +81,14 @@ def score_emotion_items(reward: RewardModel, items: pd.DataFrame, run_dir: str |
     if len(pictures) != len(items):
         raise ValueError("emotion items repeat an (item_id, image_emotion) pair")
     tasks = []
-    for item_id, template in sorted(_item_templates(items).items()):
+    templates = _item_templates(items)
+    slotless = sorted(i for i, t in templates.items() if EMOTION_SLOT not in t)
+    if slotless:
+        log.warning("%d item prompt(s) without the %s slot, scored as written: %s", len(slotless), EMOTION_SLOT,
+                    slotless)
+    for item_id, template in sorted(templates.items()):
         for emotion in EMOTIONS_NEGATIVE:
-            prompt = emotion_prompt(template, emotion)
+            prompt = item_prompt(template, emotion)
             for image_emotion in (emotion, "happy"):
                 record = {"item_id": item_id, "emotion": emotion, "image_emotion": image_emotion,
                           "reward": reward.name}
