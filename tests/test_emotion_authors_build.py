@@ -11,6 +11,7 @@ from PIL import Image
 
 from widespectrum.contracts import OK
 from widespectrum.experiments import EXPERIMENTS
+from widespectrum.llm import MissingAPIKeyError
 from widespectrum.runconfig import load_run, validate_run
 
 from .fixtures.chat_server import PROXY_VARIABLES, chat_server
@@ -126,6 +127,6 @@ def test_a_rerun_replays_every_picture_from_the_cache(servers, tmp_path):
 def test_missing_key_stops_before_any_call(servers, tmp_path, monkeypatch):
     images, chat = servers
     monkeypatch.delenv("OPENROUTER_API_KEY")
-    with pytest.raises(Exception, match="OPENROUTER_API_KEY"):
+    with pytest.raises(MissingAPIKeyError, match="OPENROUTER_API_KEY"):
         _build(_config(images, chat, tmp_path), tmp_path)
     assert images.calls() == [] and chat.requests == []
