@@ -159,3 +159,24 @@ def test_failed_requests_are_tried_again_on_rerun(tmp_path):
     manifest = run_generation(resumed, requests, run_dir, IMAGE_DIR)
     assert resumed.calls == [failing] + [(r.prompt_id, r.image_kind) for r in requests[4:]]
     assert (manifest["status"] == contracts.OK).all()
+
+
+class SeedlessGenerator(CountingGenerator):
+    """A service that takes no seed (API generators): its noise comes from the prompt alone."""
+
+    takes_seed = False
+
+    def generate(self, request: GenerationRequest):
+        rng = np.random.default_rng(len(request.prompt))
+        return Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
+
+
+def test_a_seedless_service_is_recorded_as_taking_no_seed(tmp_path):
+    # build_requests gives no seed when the generator takes none; the settings record then says why it is null.
+    requests = [GenerationRequest(r.prompt_id, r.image_kind, r.prompt, None, r.settings) for r in _requests(2)]
+    manifest = run_generation(SeedlessGenerator("seedless"), requests, tmp_path, IMAGE_DIR)
+    assert manifest["seed"].isna().all()
+    for settings in manifest["settings"]:
+        assert json.loads(settings) == {"num_inference_steps": 2, "seed": "none (the service takes no seed)"}
+    seeded = run_generation(CountingGenerator(), _requests(2), tmp_path / "seeded", IMAGE_DIR)
+    assert all("seed" not in json.loads(s) for s in seeded["settings"])

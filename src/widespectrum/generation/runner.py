@@ -21,6 +21,9 @@ from .base import GenerationRequest, Generator
 
 log = logging.getLogger(__name__)
 
+# What the settings record says for a service that takes no seed, so a null seed column is not read as lost data.
+NO_SEED_NOTE = "none (the service takes no seed)"
+
 
 def pair_seed(base_seed: int, prompt_id: str) -> int:
     """Seed of a pair: base + pair index, the same for I_o and I_a so only the prompt differs."""
@@ -121,7 +124,7 @@ def run_generation(
             "path": None,
             "sha256": None,
             "seed": request.seed,
-            "settings": json.dumps(_recorded_settings(request), sort_keys=True),
+            "settings": json.dumps(_recorded_settings(request, generator.takes_seed), sort_keys=True),
         }
         started = time.perf_counter()
         try:
@@ -207,10 +210,12 @@ class GenerationJournal:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _recorded_settings(request: GenerationRequest) -> dict:
+def _recorded_settings(request: GenerationRequest, takes_seed: bool = True) -> dict:
     settings = dict(request.settings)
     if request.negative_prompt is not None:
         settings["negative_prompt"] = request.negative_prompt
+    if not takes_seed:
+        settings["seed"] = NO_SEED_NOTE
     return settings
 
 

@@ -26,6 +26,7 @@ def _scores(config: Mapping) -> dict[str, list[str]]:
 class Emotion(Experiment):
     name = "emotion"
     has_items = True
+    item_keys = (*Experiment.item_keys, "authors_build")
     tables = {
         "tab_emotion": TableSpec(
             compute="widespectrum.experiments.emotion.tables:tab_emotion", requires=_scores, experiment="emotion",
@@ -61,6 +62,8 @@ class Emotion(Experiment):
         return self.module("measure").EMOTION_ITEMS
 
     def build_items(self, config, image_dir, run_dir):
+        if self.block(config)["source"] == "authors_build":
+            return self.module("authors_build").build_items(config, self.block(config), image_dir, run_dir)
         return self.module("steps").build_items(config, self.block(config), image_dir, run_dir)
 
     def write_released_scores(self, config, items_file, output):
