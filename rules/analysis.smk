@@ -1,5 +1,41 @@
-# Tables (package code, shared with `widespectrum tables`) and one papermill notebook per
-# table that draws its figure.
+# Tables (package code, shared with `widespectrum tables`), one papermill notebook per
+# table that draws its figure, the numbers' provenance, and a named target per table.
+from widespectrum.numbers import table_params
+
+
+# A table rule depends on the config keys its table reads and nothing else of the
+# config (not run.yaml), so editing one analysis parameter reruns only the tables
+# that use it.
+TABLE_PARAMS = {name: table_params(TABLE_CATALOG[name], config) for name in TABLES}
+
+
+def section_title(section, _titles={}):
+    """'E3. Reward models': the heading of the section in docs/experiments.md."""
+    if not _titles:
+        with open(workflow.source_path("../docs/experiments.md")) as handle:
+            for line in handle:
+                match = re.match(r"## (E\d+)\. (.+)", line)
+                if match:
+                    _titles[match.group(1)] = f"{match.group(1)}. {match.group(2).strip()}"
+    return _titles.get(section, section)
+
+
+def report_section(wildcards):
+    return section_title(TABLE_CATALOG[wildcards.table].section)
+
+
+def report_rows(wildcards, output):
+    # Read when the report is made, from the finished table.
+    from widespectrum.numbers import rows_used
+
+    n = rows_used(output.csv if "csv" in output.keys() else output.table_csv)
+    return {"table": wildcards.table, "rows used (n)": "not stated" if n is None else n}
+
+
+def table_rule_inputs(wildcards):
+    return {key: paths for key, paths in table_inputs(wildcards).items() if key != "spec"}
+
+
 rule run_spec:
     output:
         run(L.RUN_SPEC),
@@ -18,9 +54,15 @@ rule run_spec:
 
 rule table:
     input:
-        unpack(table_inputs),
+        unpack(table_rule_inputs),
     output:
-        csv=report(run(L.table("{table}", "csv")), category="Tables", caption="../report/table.rst"),
+        csv=report(
+            run(L.table("{table}", "csv")),
+            category=report_section,
+            subcategory="{table}",
+            labels=report_rows,
+            caption="../report/table.rst",
+        ),
         tex=run(L.table("{table}", "tex")),
         record=run(L.table("{table}", "json")),
     log:
@@ -29,18 +71,28 @@ rule table:
         "../envs/analysis.yaml"
     benchmark:
         run(L.benchmark("table/{table}"))
+    params:
+        run_dir=RUN,
+        caption=lambda wildcards: TABLE_CATALOG[wildcards.table].caption,
+        analysis=lambda wildcards: TABLE_PARAMS[wildcards.table],
     script:
         "../scripts/table.py"
 
 
 rule notebook:
     input:
-        table=run(L.table("{table}", "csv")),
+        table_csv=run(L.table("{table}", "csv")),
         record=run(L.table("{table}", "json")),
         notebook=lambda wildcards: TABLE_CATALOG[wildcards.table].notebook_for(wildcards.table),
     output:
         notebook=run(L.notebook("{table}")),
-        pdf=report(run(L.figure("{table}", "pdf")), category="Figures", caption="../report/figure.rst"),
+        pdf=report(
+            run(L.figure("{table}", "pdf")),
+            category=report_section,
+            subcategory="{table}",
+            labels=report_rows,
+            caption="../report/figure.rst",
+        ),
         png=run(L.figure("{table}", "png")),
     log:
         run(L.log("notebook/{table}")),
@@ -51,6 +103,7 @@ rule notebook:
     params:
         results_dir=os.path.abspath(RUN),
         python=PYTHON,
+        caption=lambda wildcards: TABLE_CATALOG[wildcards.table].caption,
     shell:
         "{params.python} -m papermill -k python3 --cwd notebooks {input.notebook} {output.notebook}"
         " -p results_dir {params.results_dir} -p name {wildcards.table} > {log} 2>&1"
@@ -72,3 +125,33 @@ rule reproduction_report:
         run(L.benchmark("reproduction_report"))
     script:
         "../scripts/reproduction_report.py"
+
+
+rule numbers:
+    input:
+        tables=expand(run(L.table("{table}", "{suffix}")), table=TABLES, suffix=("csv", "json")),
+    output:
+        json=run(L.NUMBERS_JSON),
+        tex=run(L.NUMBERS_TEX),
+    log:
+        run(L.log("numbers")),
+    conda:
+        "../envs/analysis.yaml"
+    benchmark:
+        run(L.benchmark("numbers"))
+    params:
+        run_dir=RUN,
+        tables=TABLES,
+    script:
+        "../scripts/numbers.py"
+
+
+# `snakemake --cores 1 tab_emotion`: one table and its figure, by name.
+for _table in TABLES:
+
+    rule:
+        name:
+            _table
+        input:
+            run(L.table(_table, "csv")),
+            run(L.figure(_table, "pdf")),
