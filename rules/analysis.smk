@@ -24,11 +24,11 @@ def report_section(wildcards):
     return section_title(TABLE_CATALOG[wildcards.table].section)
 
 
-def report_rows(wildcards, output):
-    # Read when the report is made, from the finished table.
+def report_rows(wildcards):
+    # Called when the report is made, so it reads the finished table.
     from widespectrum.numbers import rows_used
 
-    n = rows_used(output.csv if "csv" in output.keys() else output.table_csv)
+    n = rows_used(run(L.table(wildcards.table, "csv")))
     return {"table": wildcards.table, "rows used (n)": "not stated" if n is None else n}
 
 
@@ -81,7 +81,7 @@ rule table:
 
 rule notebook:
     input:
-        table_csv=run(L.table("{table}", "csv")),
+        table=run(L.table("{table}", "csv")),
         record=run(L.table("{table}", "json")),
         notebook=lambda wildcards: TABLE_CATALOG[wildcards.table].notebook_for(wildcards.table),
     output:
