@@ -1,39 +1,12 @@
 # Tables (package code, shared with `widespectrum tables`), one papermill notebook per
 # table that draws its figure, the numbers' provenance, and a named target per table.
-from widespectrum.numbers import table_params
+from widespectrum.numbers import rows_label, section_title, table_params
 
 
 # A table rule depends on the config keys its table reads and nothing else of the
 # config (not run.yaml), so editing one analysis parameter reruns only the tables
 # that use it.
 TABLE_PARAMS = {name: table_params(TABLE_CATALOG[name], config) for name in TABLES}
-
-
-def section_title(section, _titles={}):
-    """'E3. Reward models': the heading of the section in docs/experiments.md."""
-    if not _titles:
-        with open(workflow.source_path("../docs/experiments.md")) as handle:
-            for line in handle:
-                match = re.match(r"## (E\d+)\. (.+)", line)
-                if match:
-                    _titles[match.group(1)] = f"{match.group(1)}. {match.group(2).strip()}"
-    return _titles.get(section, section)
-
-
-def report_section(wildcards):
-    return section_title(TABLE_CATALOG[wildcards.table].section)
-
-
-def report_rows(wildcards):
-    # Called when the report is made, so it reads the finished table.
-    from widespectrum.numbers import rows_used
-
-    n = rows_used(run(L.table(wildcards.table, "csv")))
-    return {"table": wildcards.table, "rows used (n)": "not stated" if n is None else n}
-
-
-def table_rule_inputs(wildcards):
-    return {key: paths for key, paths in table_inputs(wildcards).items() if key != "spec"}
 
 
 rule run_spec:
@@ -54,13 +27,14 @@ rule run_spec:
 
 rule table:
     input:
-        unpack(table_rule_inputs),
+        unpack(lambda wildcards: {k: v for k, v in table_inputs(wildcards).items() if k != "spec"}),
     output:
         csv=report(
             run(L.table("{table}", "csv")),
-            category=report_section,
+            category=lambda wildcards: section_title(TABLE_CATALOG[wildcards.table].section),
             subcategory="{table}",
-            labels=report_rows,
+            # called when the report is made, so it reads the finished table
+            labels=lambda wildcards: rows_label(wildcards.table, run(L.table(wildcards.table, "csv"))),
             caption="../report/table.rst",
         ),
         tex=run(L.table("{table}", "tex")),
@@ -72,7 +46,7 @@ rule table:
     benchmark:
         run(L.benchmark("table/{table}"))
     params:
-        run_dir=RUN,
+        run_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output.csv)),
         caption=lambda wildcards: TABLE_CATALOG[wildcards.table].caption,
         analysis=lambda wildcards: TABLE_PARAMS[wildcards.table],
     script:
@@ -88,9 +62,10 @@ rule notebook:
         notebook=run(L.notebook("{table}")),
         pdf=report(
             run(L.figure("{table}", "pdf")),
-            category=report_section,
+            category=lambda wildcards: section_title(TABLE_CATALOG[wildcards.table].section),
             subcategory="{table}",
-            labels=report_rows,
+            # called when the report is made, so it reads the finished table
+            labels=lambda wildcards: rows_label(wildcards.table, run(L.table(wildcards.table, "csv"))),
             caption="../report/figure.rst",
         ),
         png=run(L.figure("{table}", "png")),
@@ -101,7 +76,7 @@ rule notebook:
     benchmark:
         run(L.benchmark("notebook/{table}"))
     params:
-        results_dir=os.path.abspath(RUN),
+        results_dir=lambda wildcards, output: os.path.abspath(os.path.dirname(os.path.dirname(output.notebook))),
         python=PYTHON,
         caption=lambda wildcards: TABLE_CATALOG[wildcards.table].caption,
     shell:
@@ -140,7 +115,7 @@ rule numbers:
     benchmark:
         run(L.benchmark("numbers"))
     params:
-        run_dir=RUN,
+        run_dir=lambda wildcards, output: os.path.dirname(output.json),
         tables=TABLES,
     script:
         "../scripts/numbers.py"

@@ -255,6 +255,23 @@ def rows_used(csv_path: str | os.PathLike) -> int | None:
     return max(counts) if counts else None
 
 
+def rows_label(table: str, csv_path: str | os.PathLike) -> dict[str, Any]:
+    """The report's labels of a table and its figure: its name and the rows it used."""
+    n = rows_used(csv_path)
+    return {"table": table, "rows used (n)": "not stated" if n is None else n}
+
+
+def section_title(section: str) -> str:
+    """'E3. Reward models': the heading of a section of docs/experiments.md, the report's category."""
+    from .config import REPO_ROOT
+
+    for line in (REPO_ROOT / "docs" / "experiments.md").read_text(encoding="utf-8").splitlines():
+        match = re.match(rf"## ({re.escape(section)})\. (.+)", line)
+        if match:
+            return f"{section}. {match.group(2).strip()}"
+    return section
+
+
 # ---------------------------------------------------------------- what is upstream of a table
 
 def _jobs_of_inputs(relative_paths: Iterable[str]) -> tuple[set[str], set[str]]:
