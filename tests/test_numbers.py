@@ -190,3 +190,11 @@ def test_a_lock_file_pins_the_registry_a_job_loads(tmp_path):
     assert locked["generators"]["sdxl"] == unlocked["generators"]["sdxl"]
     # a lock key naming no file yet (before the first run) leaves the registry as it is
     assert load_registry({**base, "lock": str(tmp_path / "absent.yaml")}) == unlocked
+
+
+def test_a_row_reads_the_files_its_labels_name_and_not_other_rows_files():
+    mine, others = {"danceflux", "flux-dev"}, {"playground", "sdxl"}
+    assert numbers._belongs("scores/hpsv3/flux-dev.parquet", mine, others)
+    assert numbers._belongs("judgements/judge/danceflux.parquet", mine, others)
+    assert not numbers._belongs("scores/hpsv3/sdxl.parquet", mine, others)
+    assert numbers._belongs(layout.PROMPTS, mine, others)

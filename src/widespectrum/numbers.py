@@ -455,12 +455,12 @@ def closest_keys(key: str, keys: Iterable[str], n: int = 5) -> list[str]:
 def contributing_rows(run_dir: Path, entry: Mapping) -> list[dict[str, Any]]:
     """The rows of the number's input tables that belong to its table row, with prompts and image sha256s.
 
-    A row of an input belongs to the number when the input row carries the
-    table row's labels (its generator, reward, ...) or the input is the row's
-    own file (``scores/<reward>/...``); inputs without such a column count whole.
+    The number's inputs are already those of its table row; within a file, the
+    rows that carry the table row's labels (its generator, reward, ...) belong to it.
     """
     import pandas as pd
 
+    mine = {slug(v) for v in entry["row"].values()}
     prompts_path = layout.join(run_dir, layout.PROMPTS)
     prompts = pd.read_parquet(prompts_path) if prompts_path.is_file() else None
     manifests: dict[str, pd.DataFrame] = {}
@@ -470,11 +470,13 @@ def contributing_rows(run_dir: Path, entry: Mapping) -> list[dict[str, Any]]:
         if item["input"] == "prompts" or not path.is_file() or path.suffix != ".parquet":
             continue
         frame = pd.read_parquet(path)
-        # Filter on the row's own label columns where the input has them (scores by reward);
-        # an input without them (the judge's labels of tab_reward_model) counts whole.
-        for column, value in entry["row"].items():
-            if column in frame.columns:
-                frame = frame[frame[column].map(slug) == slug(value)]
+        # A file the row's labels name (scores/<its reward>/..., .../<its generator>.parquet)
+        # counts whole; another is filtered on the row's label columns where it has them, and
+        # one without them (the judge's labels of tab_reward_model) counts whole.
+        if not {slug(Path(part).stem) for part in item["path"].split("/")} & mine:
+            for column, value in entry["row"].items():
+                if column in frame.columns:
+                    frame = frame[frame[column].map(slug) == slug(value)]
         for record in frame.to_dict("records"):
             row = {"input": item["path"]}
             for column in ("generator", "prompt_id", "item_id", "image_kind", "prompt_kind", "reward", "status", "sha256"):
