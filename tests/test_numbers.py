@@ -138,7 +138,7 @@ def test_cell_n_picks_the_measures_own_n():
     assert [numbers.cell_n(c, row) for c in ("d_hpsv3", "d_hpsv3_lo", "accuracy")] == [24, 24, 40]
 
 
-def test_explain_goes_down_to_prompts_and_image_hashes(run_dir, capsys):
+def test_explain_goes_down_to_prompts_and_image_hashes(run_dir):
     numbers.write_numbers(run_dir, _config(), ["tab_reward_model"])
     text = numbers.explain("tab_reward_model.hpsv3.accuracy", run_dir)
     assert "tab_reward_model.hpsv3.accuracy = 0.750" in text
@@ -163,7 +163,7 @@ def test_explain_goes_down_to_prompts_and_image_hashes(run_dir, capsys):
                                           "judgements/judge/g1.parquet", "judgements/judge/g2.parquet"}
 
 
-def test_unknown_key_lists_the_closest(run_dir, caplog):
+def test_unknown_key_lists_the_closest(run_dir):
     numbers.write_numbers(run_dir, _config(), ["tab_reward_model"])
     with pytest.raises(KeyError, match=r"closest: tab_reward_model\.hpsv3\.accuracy"):
         numbers.explain("tab_reward_model.hpsv3.acuracy", run_dir)

@@ -32,8 +32,6 @@ from . import layout
 LISTING_LIMIT = 20  # more contributing rows than this go to a file under explain/
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
 REDACTED = "<redacted>"
-# Columns that label a row rather than report a number; 'generator' of tab_vsf follows numbers.
-LABEL_DTYPES = ("str",)
 
 
 # ---------------------------------------------------------------- keys and macros
