@@ -20,6 +20,8 @@ import yaml
 
 from widespectrum.tables.catalog import TABLES
 
+pytestmark = pytest.mark.slow
+
 SENTINEL = "sk-sentinel-rerun-0123456789"
 WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "notebooks", "report", "envs", "profiles", "config", "docs")
 # the main benchmark's tables read analysis.bootstrap; fig_slopes (E12) does not
