@@ -1,5 +1,14 @@
-# Tables (package code, shared with `widespectrum tables`) and one papermill notebook per
-# table that draws its figure.
+# Tables (package code, shared with `widespectrum tables`), one papermill notebook per
+# table that draws its figure, the numbers' provenance, and a named target per table.
+from widespectrum.numbers import rows_label, section_title, table_params
+
+
+# A table rule depends on the config keys its table reads and nothing else of the
+# config (not run.yaml), so editing one analysis parameter reruns only the tables
+# that use it.
+TABLE_PARAMS = {name: table_params(TABLE_CATALOG[name], config) for name in TABLES}
+
+
 rule run_spec:
     output:
         run(L.RUN_SPEC),
@@ -18,9 +27,16 @@ rule run_spec:
 
 rule table:
     input:
-        unpack(table_inputs),
+        unpack(lambda wildcards: {k: v for k, v in table_inputs(wildcards).items() if k != "spec"}),
     output:
-        csv=report(run(L.table("{table}", "csv")), category="Tables", caption="../report/table.rst"),
+        csv=report(
+            run(L.table("{table}", "csv")),
+            category=lambda wildcards: section_title(TABLE_CATALOG[wildcards.table].section),
+            subcategory="{table}",
+            # called when the report is made, so it reads the finished table
+            labels=lambda wildcards: rows_label(wildcards.table, run(L.table(wildcards.table, "csv"))),
+            caption="../report/table.rst",
+        ),
         tex=run(L.table("{table}", "tex")),
         record=run(L.table("{table}", "json")),
     log:
@@ -29,6 +45,10 @@ rule table:
         "../envs/analysis.yaml"
     benchmark:
         run(L.benchmark("table/{table}"))
+    params:
+        run_dir=lambda wildcards, output: os.path.dirname(os.path.dirname(output.csv)),
+        caption=lambda wildcards: TABLE_CATALOG[wildcards.table].caption,
+        analysis=lambda wildcards: TABLE_PARAMS[wildcards.table],
     script:
         "../scripts/table.py"
 
@@ -40,7 +60,14 @@ rule notebook:
         notebook=lambda wildcards: TABLE_CATALOG[wildcards.table].notebook_for(wildcards.table),
     output:
         notebook=run(L.notebook("{table}")),
-        pdf=report(run(L.figure("{table}", "pdf")), category="Figures", caption="../report/figure.rst"),
+        pdf=report(
+            run(L.figure("{table}", "pdf")),
+            category=lambda wildcards: section_title(TABLE_CATALOG[wildcards.table].section),
+            subcategory="{table}",
+            # called when the report is made, so it reads the finished table
+            labels=lambda wildcards: rows_label(wildcards.table, run(L.table(wildcards.table, "csv"))),
+            caption="../report/figure.rst",
+        ),
         png=run(L.figure("{table}", "png")),
     log:
         run(L.log("notebook/{table}")),
@@ -49,8 +76,9 @@ rule notebook:
     benchmark:
         run(L.benchmark("notebook/{table}"))
     params:
-        results_dir=os.path.abspath(RUN),
+        results_dir=lambda wildcards, output: os.path.abspath(os.path.dirname(os.path.dirname(output.notebook))),
         python=PYTHON,
+        caption=lambda wildcards: TABLE_CATALOG[wildcards.table].caption,
     shell:
         "{params.python} -m papermill -k python3 --cwd notebooks {input.notebook} {output.notebook}"
         " -p results_dir {params.results_dir} -p name {wildcards.table} > {log} 2>&1"
@@ -73,3 +101,33 @@ rule reproduction_report:
         run(L.benchmark("reproduction_report"))
     script:
         "../scripts/reproduction_report.py"
+
+
+rule numbers:
+    input:
+        tables=expand(run(L.table("{table}", "{suffix}")), table=TABLES, suffix=("csv", "json")),
+    output:
+        json=run(L.NUMBERS_JSON),
+        tex=run(L.NUMBERS_TEX),
+    log:
+        run(L.log("numbers")),
+    conda:
+        "../envs/analysis.yaml"
+    benchmark:
+        run(L.benchmark("numbers"))
+    params:
+        run_dir=lambda wildcards, output: os.path.dirname(output.json),
+        tables=TABLES,
+    script:
+        "../scripts/numbers.py"
+
+
+# `snakemake --cores 1 tab_emotion`: one table and its figure, by name.
+for _table in TABLES:
+
+    rule:
+        name:
+            _table
+        input:
+            run(L.table(_table, "csv")),
+            run(L.figure(_table, "pdf")),

@@ -128,5 +128,6 @@ def all_targets():
         + [run(L.figure(t)) for t in TABLES]
         + [run(L.notebook(t)) for t in TABLES]
         + [run(L.report("md"))]
+        + [run(L.NUMBERS_JSON), run(L.NUMBERS_TEX)]
         + experiment_targets()
     )

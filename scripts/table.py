@@ -1,9 +1,7 @@
 """Rule table: compute one table of the paper from the files the rule declares."""
-from pathlib import Path
-
 from widespectrum import pipeline
 from widespectrum.tables.build import build_table
 
 with pipeline.job(snakemake.log[0]):
-    files = {key: list(snakemake.input[key]) for key in snakemake.input.keys() if key != "spec"}
-    build_table(snakemake.wildcards.table, Path(snakemake.input.spec).parent, files=files)
+    files = {key: list(snakemake.input[key]) for key in snakemake.input.keys()}
+    build_table(snakemake.wildcards.table, snakemake.params.run_dir, config=snakemake.config, files=files)

@@ -139,6 +139,20 @@ def _lock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from .numbers import explain
+
+    try:
+        print(explain(args.key, args.results), end="")
+    except FileNotFoundError as err:
+        log.error("%s: run the `numbers` rule first (snakemake ... numbers)", err)
+        return 2
+    except KeyError as err:
+        log.error("%s", err.args[0])
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="widespectrum", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -176,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     lock.add_argument("run", type=Path, help="run folder, e.g. results/paper")
     lock.add_argument("--output", type=Path, default=Path("config/lock.yaml"))
     lock.set_defaults(func=_lock)
+
+    explain = sub.add_parser("explain", help="trace one number of a run's tables to its inputs, models and code")
+    explain.add_argument("key", help="<table>.<row>.<column>, e.g. tab_reward_model.hpsv3.accuracy")
+    explain.add_argument("--results", type=Path, default=Path("results/paper"), help="run folder")
+    explain.set_defaults(func=_explain)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

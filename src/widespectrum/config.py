@@ -94,6 +94,13 @@ def load_registry(config: Mapping) -> dict[str, dict]:
         path = config["registry"][kind]
         entries = load_yaml(resolve_path(path))
         registry[kind] = validate_against(entries, schema, f"registry file {path}", fill_defaults=False)
+    lock_file = config.get("lock")
+    if lock_file and resolve_path(lock_file).is_file():
+        # Imported here: the lock's modules load pandas, which building the DAG otherwise avoids.
+        from .lock import read_lock
+        from .registry import apply_lock
+
+        registry = apply_lock(registry, read_lock(resolve_path(lock_file)))
     return registry
 
 

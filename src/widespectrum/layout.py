@@ -17,6 +17,8 @@ PROMPTS = "prompts/prompts.parquet"
 OFFLINE_MODELS = "models/offline_models.json"
 AUDIT = "audit/audit.md"
 REPRODUCTION_REPORT = "reproduction_report"  # .md and .csv
+NUMBERS_JSON = "numbers.json"
+NUMBERS_TEX = "numbers.tex"
 
 
 def join(run_dir: str | os.PathLike, relative: str) -> Path:
@@ -71,6 +73,11 @@ def notebook(name: str) -> str:
 
 def report(suffix: str = "md") -> str:
     return f"{REPRODUCTION_REPORT}.{suffix}"
+
+
+def explain_listing(key: str) -> str:
+    """The rows behind one number of ``numbers.json``, listed by ``widespectrum explain``."""
+    return f"explain/{key}.jsonl"
 
 
 # ---------------------------------------------------------------- side experiments
