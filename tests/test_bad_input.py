@@ -24,6 +24,7 @@ from widespectrum.generation.runner import build_requests, run_generation
 from widespectrum.judging.base import PairwiseJudge
 from widespectrum.judging.llm import OpenAICompatiblePairwiseJudge
 from widespectrum.judging.runner import judge_pairs
+from widespectrum.llm import MissingAPIKeyError
 from widespectrum.runconfig import validate_run
 from widespectrum.runtime import Runtime
 from widespectrum.scoring.base import RewardModel, RewardOutput
@@ -149,6 +150,21 @@ def test_remote_judge_faults_are_bounded_retries_then_status_rows(generated, mon
     assert "503" in lost.loc["0000", "status"]
     assert "tim" in lost.loc["0001", "status"].lower()
     assert "json" in lost.loc["0002", "status"].lower()
+
+
+def test_missing_key_stops_the_judge_before_any_request(generated, monkeypatch):
+    run_dir, prompts, manifest = generated
+    for variable in PROXY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("JUDGE_TEST_KEY", raising=False)
+    with chat_server() as server:
+        server.script(*[{"selection": 0}] * 4)
+        judge = OpenAICompatiblePairwiseJudge("remote", RUNTIME, model="judge-model", base_url=server.base_url,
+                                              api_key_env="JUDGE_TEST_KEY", max_retries=1, backoff_s=0.0)
+        # a setup error stops the job instead of becoming one error row per pair
+        with pytest.raises(MissingAPIKeyError, match="environment variable JUDGE_TEST_KEY is not set"):
+            judge_pairs(judge, manifest, prompts, run_dir, seed=0)
+        assert server.requests == []
 
 
 # ---------------------------------------------------------------- names that would leave the run folder

@@ -13,8 +13,9 @@ import shutil
 
 import pytest
 
+from .fixtures.released_data import make_benchmark_table, write_benchmark_parquet
 from .fixtures.reduced_run import (comparable_files, finished_jobs, finished_run, jobs, kill_when, planned_jobs,
-                                   run_dir, snakemake, workflow_copy)
+                                   released_config, run_dir, snakemake, workflow_copy)
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +56,24 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted,
     assert set(jobs(rerun).values()) - {("all", "")} == ALL_JOBS - done
     assert {path: path.stat().st_mtime_ns for path in before} == before
     assert comparable_files(run_dir(folder)) == uninterrupted
+
+
+def test_run_killed_during_the_ingest_of_released_data_resumes(tmp_path):
+    write_benchmark_parquet(make_benchmark_table(n_prompts=12, image_size=8), tmp_path / "data")
+    config = released_config(tmp_path / "data")
+    reference = workflow_copy(tmp_path / "uninterrupted", config)
+    snakemake(reference)
+
+    folder = workflow_copy(tmp_path / "wf", config)
+    every_job = planned_jobs(folder)
+    assert ("ingest_released", "") in every_job
+    killed = kill_when(folder, "logs/ingest_released.log")
+    done = finished_jobs(killed)
+    assert ("ingest_released", "") not in done
+    # nothing the ingest had begun to write counts as done: it and all below it run again
+    assert planned_jobs(folder) == every_job - done
+    snakemake(folder)
+    assert comparable_files(run_dir(folder)) == comparable_files(run_dir(reference))
 
 
 def test_failing_notebook_fails_its_job_with_the_cells_error_in_the_log(tmp_path, tmp_path_factory):
