@@ -203,3 +203,25 @@ def test_config_names_the_bad_value_before_any_job(demo, mutate, needle):
     with pytest.raises(ConfigError) as err:
         validate_run(broken)
     assert needle in str(err.value)
+
+
+# ---------------------------------------------------------------- prompts: empty or over the text limit
+
+@pytest.mark.parametrize("kind, repo_id", [("clip", "openai/clip-vit-large-patch14"),
+                                           ("blip", "Salesforce/blip-itm-large-coco")])
+def test_empty_and_over_long_prompts_score_and_record_truncation(tmp_path, kind, repo_id):
+    from PIL import Image
+
+    from widespectrum.demo.reward_models import install_tiny_reward
+    from widespectrum.scoring.blip import BLIPITMReward
+    from widespectrum.scoring.clip import CLIPReward
+
+    install_tiny_reward(kind, tmp_path / "hub", repo_id)
+    runtime = Runtime(device="cpu", cache_dir=str(tmp_path / "hub"), offline=True)
+    reward = (CLIPReward if kind == "clip" else BLIPITMReward)(kind, runtime, model_id=repo_id)
+    image = Image.fromarray(np.full((32, 32, 3), 120, dtype=np.uint8))
+    # 300 words are over 77 (CLIP) and over the tiny BLIP's position limit whatever the tokenizer
+    words = " ".join(["house"] * 300)
+    output = reward.score([image] * 3, ["", "a red house", words])
+    assert np.isfinite(output.scores).all()
+    assert list(output.truncated) == [False, False, True]
