@@ -2,7 +2,8 @@
 
 Each case copies the workflow, starts the reduced demo (tests/fixtures/reduced_run.py), kills
 Snakemake's whole process group (the job's script with it) the moment a job's log file appears,
-then checks what a rerun plans against what the killed run had finished, reruns, and compares
+then checks what a rerun plans against what the killed run had finished, unlocks and reruns
+(the profile's rerun-incomplete redoes the killed job), and compares
 every table, image, score and manifest byte for byte with an uninterrupted run.
 """
 
@@ -29,6 +30,12 @@ ALL_JOBS = {
 }
 
 
+def resume(folder):
+    """What a user does after a kill: a killed Snakemake leaves its lock, so unlock, then rerun."""
+    snakemake(folder, "--unlock")
+    return snakemake(folder)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     return comparable_files(run_dir(finished_run(tmp_path_factory)))
@@ -52,7 +59,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted,
               if path.relative_to(run_dir(folder)).parts[0] in ("prompts", "images")}
     assert before, "generation had finished before the kill; its outputs must survive the rerun"
 
-    rerun = snakemake(folder).stdout
+    rerun = resume(folder).stdout
     assert set(jobs(rerun).values()) - {("all", "")} == ALL_JOBS - done
     assert {path: path.stat().st_mtime_ns for path in before} == before
     assert comparable_files(run_dir(folder)) == uninterrupted
@@ -72,7 +79,7 @@ def test_run_killed_during_the_ingest_of_released_data_resumes(tmp_path):
     assert ("ingest_released", "") not in done
     # nothing the ingest had begun to write counts as done: it and all below it run again
     assert planned_jobs(folder) == every_job - done
-    snakemake(folder)
+    resume(folder)
     assert comparable_files(run_dir(folder)) == comparable_files(run_dir(reference))
 
 
