@@ -25,9 +25,10 @@ def join(run_dir: str | os.PathLike, relative: str) -> Path:
 
 
 # The registries' and run config's name pattern (config/registry_schema.yaml, config/schema.yaml):
-# one path component that cannot be '..', hidden or absolute. A rule passes a wildcard instead.
+# one path component that cannot be '..', hidden or absolute. A rule passes a wildcard
+# ("{generator}") instead, the documentation a placeholder ("<generator>").
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_WILDCARD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+_WILDCARD = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}|<[A-Za-z_][A-Za-z0-9_]*>")
 
 
 def check_name(kind: str, name: object) -> str:
