@@ -15,8 +15,8 @@ import shutil
 import pytest
 
 from .fixtures.released_data import make_benchmark_table, write_benchmark_parquet
-from .fixtures.reduced_run import (comparable_files, finished_jobs, finished_run, jobs, kill_when, planned_jobs,
-                                   released_config, run_dir, snakemake, workflow_copy)
+from .fixtures.reduced_run import (comparable_files, finished_jobs, finished_run, jobs, kill_when, output,
+                                   planned_jobs, released_config, run_dir, snakemake, workflow_copy)
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted,
               if path.relative_to(run_dir(folder)).parts[0] in ("prompts", "images")}
     assert before, "generation had finished before the kill; its outputs must survive the rerun"
 
-    rerun = resume(folder).stdout
+    rerun = output(resume(folder))
     assert set(jobs(rerun).values()) - {("all", "")} == ALL_JOBS - done
     assert {path: path.stat().st_mtime_ns for path in before} == before
     assert comparable_files(run_dir(folder)) == uninterrupted
@@ -95,6 +95,6 @@ def test_failing_notebook_fails_its_job_with_the_cells_error_in_the_log(tmp_path
 
     result = snakemake(folder, "results/reduced/notebooks/tab_gen.ipynb", check=False)
     assert result.returncode != 0
-    assert "Error in rule notebook" in result.stdout + result.stderr
+    assert "Error in rule notebook" in output(result)
     job_log = (run_dir(folder) / "logs" / "notebook" / "tab_gen.log").read_text()
     assert f"RuntimeError: {message}" in job_log
