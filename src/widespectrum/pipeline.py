@@ -161,7 +161,8 @@ def judge(config: dict, judge_name: str, manifest_file: str | Path, prompts_file
                         contracts.read_table(prompts_file, contracts.PROMPTS), run_folder(config), config["seed"])
     contracts.write_table(frame, output, contracts.LABELS)
     contracts.write_json(provenance_file, provenance.record(
-        config, {"kind": "pairwise judge", "name": judge_name, **model.provenance()}, rows=len(frame)))
+        config, {"kind": "pairwise judge", "name": judge_name, **model.provenance()}, rows=len(frame),
+        failed=int((frame["status"] != contracts.OK).sum())))
     return frame
 
 
@@ -173,7 +174,8 @@ def rate(config: dict, rater_name: str, manifest_file: str | Path, output: str |
     frame = rate_images(model, contracts.read_table(manifest_file, contracts.MANIFEST), run_folder(config))
     contracts.write_table(frame, output, contracts.RATINGS)
     contracts.write_json(provenance_file, provenance.record(
-        config, {"kind": "rater", "name": rater_name, **model.provenance()}, rows=len(frame)))
+        config, {"kind": "rater", "name": rater_name, **model.provenance()}, rows=len(frame),
+        failed=int((frame["status"] != contracts.OK).sum())))
     return frame
 
 

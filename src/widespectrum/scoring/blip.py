@@ -70,7 +70,7 @@ class BLIPITMReward(RewardModel):
         )
         return outputs.itm_score.float()
 
-    def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> np.ndarray:
+    def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch
 
         logits = self._itm_logits(images, prompts)
@@ -78,7 +78,9 @@ class BLIPITMReward(RewardModel):
             values = torch.softmax(logits, dim=-1)[:, MATCH]
         else:
             values = logits[:, MATCH]
-        return values.cpu().numpy().astype(np.float64)
+        lengths = [len(ids) for ids in self.processor.tokenizer(list(prompts))["input_ids"]]
+        return RewardOutput(scores=values.cpu().numpy().astype(np.float64),
+                            truncated=np.array(lengths) > self.max_text_tokens)
 
     def provenance(self) -> dict[str, Any]:
         return {

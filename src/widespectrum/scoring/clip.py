@@ -6,8 +6,8 @@ the processor of ``laion/CLIP-ViT-H-14-laion2B-s32B-b79K`` and scores
 ``logit_scale.exp() * cosine``.
 
 Prompts longer than the text encoder's 77 positions are truncated to it, as
-the CLIP tokenizer does for every CLIP-based reward; such prompts are counted
-in a warning because the words cut off cannot change the score.
+the CLIP tokenizer does for every CLIP-based reward; such prompts are flagged
+(``RewardOutput.truncated``) because the words cut off cannot change the score.
 """
 
 from __future__ import annotations
@@ -61,18 +61,17 @@ class CLIPReward(RewardModel):
     def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         return score_in_batches(self._score_batch, images, prompts, self.batch_size)
 
-    def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> np.ndarray:
+    def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         image_emb, text_emb = self._embed(images, prompts)
         cosine = (image_emb * text_emb).sum(dim=-1)
         if self.use_logit_scale:
             cosine = cosine * self.model.logit_scale.float().exp()
-        return cosine.cpu().numpy().astype(np.float64)
+        return RewardOutput(scores=cosine.cpu().numpy().astype(np.float64), truncated=self._truncated(prompts))
 
     def _embed(self, images: Sequence, prompts: Sequence[str]):
         """L2-normalised float32 image and text embeddings, one row per pair."""
         import torch
 
-        self._warn_truncated(prompts)
         # Padding every prompt to the full length keeps a prompt's tensors the
         # same whatever else is in its batch (SPEC E3: batch size must not matter).
         text = self.processor.tokenizer(
@@ -88,12 +87,14 @@ class CLIPReward(RewardModel):
         return (torch.nn.functional.normalize(image_emb, dim=-1),
                 torch.nn.functional.normalize(text_emb, dim=-1))
 
-    def _warn_truncated(self, prompts: Sequence[str]) -> None:
+    def _truncated(self, prompts: Sequence[str]) -> np.ndarray:
+        """Whether the tokenizer cuts each prompt (start and end tokens included) to the text limit."""
         lengths = [len(ids) for ids in self.processor.tokenizer(list(prompts))["input_ids"]]
-        cut = sum(length > self.max_text_tokens for length in lengths)
-        if cut:
-            logger.warning("%s: %d of %d prompts truncated to %d tokens", self.name, cut, len(prompts),
+        cut = np.array([length > self.max_text_tokens for length in lengths], dtype=bool)
+        if cut.any():
+            logger.warning("%s: %d of %d prompts truncated to %d tokens", self.name, int(cut.sum()), len(prompts),
                            self.max_text_tokens)
+        return cut
 
     def provenance(self) -> dict[str, Any]:
         cache = self.runtime.cache_dir

@@ -49,10 +49,25 @@ def score_pairs(
     progress = tqdm(total=len(todo), desc=f"score {reward.name} x {generator}", unit="pair")
     for start in range(0, len(todo), reward.batch_size):
         batch = todo[start : start + reward.batch_size]
+        # Each image is scored under both prompts, usually in the same batch: read and verify it
+        # once. An unreadable image fails its own rows only, not its batch's.
+        loaded, unreadable = {}, {}
+        for key in dict.fromkeys((b["prompt_id"], b["image_kind"]) for b in batch):
+            try:
+                loaded[key] = load_image(run_dir, images[key]._asdict())
+            except SetupError:
+                raise
+            except Exception as err:
+                log.error("unreadable image %s/%s: %s", *key, err)
+                unreadable[key] = f"error: {type(err).__name__}: {err}"
+        for row in batch:
+            if (reason := unreadable.get((row["prompt_id"], row["image_kind"]))) is not None:
+                records.append({**row, "status": reason})
+        progress.update(len(batch))
+        batch = [b for b in batch if (b["prompt_id"], b["image_kind"]) in loaded]
+        if not batch:
+            continue
         try:
-            # Each image is scored under both prompts, usually in the same batch: read and verify it once.
-            loaded = {key: load_image(run_dir, images[key]._asdict())
-                      for key in dict.fromkeys((b["prompt_id"], b["image_kind"]) for b in batch)}
             pictures = [loaded[(b["prompt_id"], b["image_kind"])] for b in batch]
             output = reward.score(pictures, [texts[(b["prompt_id"], b["prompt_kind"])] for b in batch])
             scores = np.asarray(output.scores, dtype=np.float64)
@@ -70,7 +85,6 @@ def score_pairs(
         except Exception as err:  # a failed batch is recorded row by row, the job goes on
             log.exception("scoring failed for a batch of %d", len(batch))
             records.extend({**row, "status": f"error: {type(err).__name__}: {err}"} for row in batch)
-        progress.update(len(batch))
     progress.close()
     frame = records_to_frame(records, SCORES)
     return frame.sort_values(["prompt_id", "image_kind", "prompt_kind"], kind="stable").reset_index(drop=True)
