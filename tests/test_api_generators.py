@@ -1,4 +1,4 @@
-"""API generators (SPEC E2) against loopback servers that speak each provider's protocol.
+"""API generators (docs/experiments.md#e2) against loopback servers that speak each provider's protocol.
 
 The generators are the shipped registry entries (config/generators.yaml) built through
 registry.build, with only the endpoint, the cache folder and the retry timing moved to

@@ -1,4 +1,4 @@
-"""The experiment tables (SPEC E4, E6-E12) against hand computations on small made-up data."""
+"""The experiment tables (docs/experiments.md, E4, E6-E12) against hand computations on small made-up data."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ TINY = {  # repo id -> tiny pipeline kind
 }
 TINY_SD3 = ("stabilityai/stable-diffusion-3.5-large", "yandex/stable-diffusion-3.5-large-alchemist")
 
-# SPEC E2 / the authors' scripts: (steps, guidance) per generator and prompt kind
+# docs/experiments.md#e2 / the authors' scripts: (steps, guidance) per generator and prompt kind
 PUBLISHED = {
     "qwen-image-local": {"o": {"num_inference_steps": 50, "true_cfg_scale": 4.0}},
     "flux2-klein-9b": {"o": {"num_inference_steps": 4, "guidance_scale": 0.0}},

@@ -1,4 +1,4 @@
-"""Prompt construction (SPEC E1): dimension sampling, caption selection, template rewrites."""
+"""Prompt construction (docs/experiments.md#e1): dimension sampling, caption selection, template rewrites."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ def test_twenty_pairs_all_favouring_x_give_the_published_effect_size():
     y = np.full(20, 10.0) - np.linspace(0.0, 0.1, 20)
     record = wilcoxon_one_sided(x, y)
     assert record["n"] == 20 and record["W"] == 210.0
-    assert round(record["r"], 4) == 0.8723  # SPEC E10
+    assert round(record["r"], 4) == 0.8723  # docs/experiments.md#e10
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """A client for OpenAI-compatible chat endpoints, with an on-disk request cache.
 
-The rewriter (SPEC E1) and the pairwise judges (SPEC E4) talk to remote models
+The rewriter (docs/experiments.md#e1) and the pairwise judges (docs/experiments.md#e4) talk to remote models
 through any endpoint that speaks the OpenAI chat-completions protocol
 (OpenRouter, vLLM, a local server). Every answer that passes validation is
 cached on disk under the sha256 of the full request (endpoint, model, messages

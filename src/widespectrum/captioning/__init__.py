@@ -1,4 +1,4 @@
-"""VLM captioning over OpenAI-compatible chat endpoints (SPEC E7 recaptions, E8 art captions).
+"""VLM captioning over OpenAI-compatible chat endpoints (docs/experiments.md#e7 recaptions, E8 art captions).
 
 - ``recaption_images(OpenAICompatibleRecaptioner(...), [(file_name, image), ...])`` and
   ``read_recaption_folder(folder, file_names)`` give ``RECAPTIONS`` rows;

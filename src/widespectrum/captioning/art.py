@@ -1,4 +1,4 @@
-"""Factual captions of real artworks (SPEC E8, for a run that regenerates the LAPIS scores).
+"""Factual captions of real artworks (docs/experiments.md#e8, for a run that regenerates the LAPIS scores).
 
 The paper captioned the LAPIS paintings with Qwen3-VL-30B-A3B and scored each with HPSv3
 under its caption. The caption says what the painting shows, as a text-to-image prompt
@@ -18,7 +18,7 @@ from ..contracts import OK, Column, Schema
 from ..llm import ChatClient, text_part
 from .common import ImageInput, caption_rows, image_url_part, word_count
 
-PAPER_MODEL = "qwen/qwen3-vl-30b-a3b-instruct"  # SPEC E8: Qwen3-VL-30B-A3B (OpenRouter's id)
+PAPER_MODEL = "qwen/qwen3-vl-30b-a3b-instruct"  # docs/experiments.md#e8: Qwen3-VL-30B-A3B (OpenRouter's id)
 # Bounds of a generation prompt: the length of a one- or two-sentence caption, which
 # also stays inside the 77-token text window of the CLIP-based rewards.
 MIN_WORDS = 8

@@ -1,4 +1,4 @@
-"""Recaptioning of the real anti-aesthetic photographs (SPEC E7).
+"""Recaptioning of the real anti-aesthetic photographs (docs/experiments.md#e7).
 
 The release ``weathon/aas_real_images`` holds the photographs but no captions. The
 authors made them with a VLM (``anti_aesthetics_agent/recaption.py`` of

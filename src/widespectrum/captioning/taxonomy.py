@@ -1,4 +1,4 @@
-"""The anti-aesthetic taxonomy of SPEC E7: five groups of elements, keyed as the authors keyed them.
+"""The anti-aesthetic taxonomy of docs/experiments.md#e7: five groups of elements, keyed as the authors keyed them.
 
 ``config/ava_taxonomy.yaml`` maps group -> element -> description. A photograph's
 classes are the fully qualified keys ``"<group>.<element>"``.

@@ -1,4 +1,4 @@
-"""Procedural stand-ins for the side experiments' datasets (SPEC E6, E7, E8), for the offline demo.
+"""Procedural stand-ins for the side experiments' datasets (docs/experiments.md, E6, E7, E8), for the offline demo.
 
 The paper's items come from datasets the demo cannot download: Nano Banana
 pictures of a happy scene edited into sad, angry and fearful versions; AVA

@@ -1,4 +1,4 @@
-"""Image generators behind remote APIs (SPEC E2): Nano Banana, gpt-image-1.5, seedream-4, qwen-image.
+"""Image generators behind remote APIs (docs/experiments.md#e2): Nano Banana, gpt-image-1.5, seedream-4, qwen-image.
 
 Settings follow the authors' ``eval/benchmarks/benchmark.py`` and
 ``benchmark_post_paper.py`` (weathon/icml2026_position); the registry entries in

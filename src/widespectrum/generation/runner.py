@@ -54,7 +54,7 @@ def build_requests(
     """The requests of a chunk: I_o from p_o and I_a from p_a, with the same seed per pair.
 
     ``prompt_negative`` gives p_a the pair's own short negative prompt (VSF, NAG);
-    ``fixed_seed`` replaces the per-pair seed where a protocol fixes one (SPEC E11).
+    ``fixed_seed`` replaces the per-pair seed where a protocol fixes one (docs/experiments.md#e11).
     """
     negative_prompts = negative_prompts or {}
     requests = []

@@ -1,4 +1,4 @@
-"""The per-dimension judge J through transformers' Qwen3-VL (SPEC E4).
+"""The per-dimension judge J through transformers' Qwen3-VL (docs/experiments.md#e4).
 
 J is the authors' Qwen3-VL-4B-Instruct fine-tune ``weathon/smolvlm2_anti_aesthetics_7b``,
 run with the processor of ``Qwen/Qwen3-VL-4B-Instruct``. As in the authors'

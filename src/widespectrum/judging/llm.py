@@ -1,4 +1,4 @@
-"""Pairwise judge through an OpenAI-compatible chat endpoint (SPEC E4).
+"""Pairwise judge through an OpenAI-compatible chat endpoint (docs/experiments.md#e4).
 
 The judge sees the two images in the order the runner chose plus p_a and
 answers which one follows p_a better as JSON ``{"selection": 0 | 1 | -1}``
@@ -140,5 +140,5 @@ class OpenAICompatiblePairwiseJudge(PairwiseJudge):
 
     def provenance(self) -> dict[str, Any]:
         # Ties stay -1 here: only the runner knows which shown image is I_o, and how a
-        # baseline judge's tie counts (SPEC E4: GPT-5-Chat's as I_o) is the table's rule.
+        # baseline judge's tie counts (docs/experiments.md#e4: GPT-5-Chat's as I_o) is the table's rule.
         return {**self.client.provenance(), "wording": self.wording, "system_text": SYSTEM_TEXTS[self.wording]}

@@ -1,7 +1,7 @@
 """Offline judges that decide from measurable pixel properties.
 
 They stand in for the paper's LLM pairwise judge and its per-dimension judge J
-(SPEC E4) in the offline demo. Each of the 11 dimensions has a *reading*: a
+(docs/experiments.md#e4) in the offline demo. Each of the 11 dimensions has a *reading*: a
 number computed from the probes of ``scoring.probes`` that is higher the
 better the image is on that dimension, with a centre (the reading of an image
 rated 1 of 2) and a scale (reading units per step of evidence):

@@ -1,4 +1,4 @@
-"""The 11 VisionReward dimensions the prompts sample from (SPEC E1).
+"""The 11 VisionReward dimensions the prompts sample from (docs/experiments.md#e1).
 
 Keys are in alphabetical order, the order of the per-dimension judge's outputs
 in the authors' released data. The wording of each dimension's lowest-rating

@@ -1,4 +1,4 @@
-"""Rewriters: turn a caption p_o and sampled dimensions into the wide-spectrum prompt p_a (SPEC E1).
+"""Rewriters: turn a caption p_o and sampled dimensions into the wide-spectrum prompt p_a (docs/experiments.md#e1).
 
 Two backends share one interface:
 
@@ -7,7 +7,7 @@ Two backends share one interface:
 - ``OpenAICompatibleRewriter`` asks an LLM, as the paper did
   (``qwen/qwen3-vl-235b-a22b-instruct``, temperature 0.1, structured output with one field).
 
-Both can also write the short negative prompt that VSF (SPEC E11) needs.
+Both can also write the short negative prompt that VSF (docs/experiments.md#e11) needs.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 
 from ..llm import ChatClient
 
-SPEC_MAX_WORDS = 70  # SPEC E1: p_a has fewer than 70 words
-NEGATIVE_MAX_WORDS = 5  # SPEC E1: the VSF negative prompt has at most 5 words
+P_A_MAX_WORDS = 70  # docs/experiments.md#e1: p_a has fewer than 70 words
+NEGATIVE_MAX_WORDS = 5  # docs/experiments.md#e1: the VSF negative prompt has at most 5 words
 
 
 def word_count(text: str) -> int:
@@ -63,7 +63,7 @@ class TemplateRewriter(Rewriter):
     """Deterministic offline rewriter.
 
     p_a is ``"<effect 1>; <effect 2>; ... Subject: <caption>"``: the effect phrases come
-    first and verbatim, because SPEC E1 gives the effects priority over the subject.
+    first and verbatim, because docs/experiments.md#e1 gives the effects priority over the subject.
     When the result would reach ``max_words`` words the caption is cut, never an effect.
 
     Negative prompt rule: the ``avoid`` terms (each dimension's ``negative_term``, the
@@ -73,7 +73,7 @@ class TemplateRewriter(Rewriter):
 
     name = "template"
 
-    def __init__(self, max_words: int = SPEC_MAX_WORDS, negative_prompt: bool = True) -> None:
+    def __init__(self, max_words: int = P_A_MAX_WORDS, negative_prompt: bool = True) -> None:
         self.max_words = int(max_words)
         self.negative_prompt = bool(negative_prompt)
 
@@ -159,7 +159,7 @@ class OpenAICompatibleRewriter(Rewriter):
         base_url: str,
         api_key_env: str,
         temperature: float = 0.1,
-        max_words: int = SPEC_MAX_WORDS,
+        max_words: int = P_A_MAX_WORDS,
         cache_dir: str | os.PathLike | None = None,
         negative_prompt: bool = True,
         max_retries: int = 3,

@@ -1,4 +1,4 @@
-"""Prompt pairs (SPEC E1): pick captions, sample 2-4 dimensions each, rewrite into p_a.
+"""Prompt pairs (docs/experiments.md#e1): pick captions, sample 2-4 dimensions each, rewrite into p_a.
 
 Everything random is drawn from ``numpy.random.default_rng(seed)``, so a seed in
 the run config fixes which captions and dimensions a run uses.
@@ -22,7 +22,7 @@ from .rewriters import Rewriter
 logger = logging.getLogger(__name__)
 
 DIMENSION_FIELDS = ("name", "description", "effect_phrase", "negative_term")
-K_CHOICES = (2, 3, 4)  # SPEC E1: k ~ Uniform{2, 3, 4}
+K_CHOICES = (2, 3, 4)  # docs/experiments.md#e1: k ~ Uniform{2, 3, 4}
 
 
 def load_dimension_texts(path: str | os.PathLike) -> dict[str, dict[str, str]]:

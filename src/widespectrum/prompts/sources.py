@@ -24,7 +24,7 @@ DOWNLOAD_TIMEOUT_S = 120
 
 
 def hf_captions(path: str, revision: str, split: str, column: str, runtime) -> pd.DataFrame:
-    """Captions from a hub dataset at a pinned revision (SPEC E1: COCO train2017 captions)."""
+    """Captions from a hub dataset at a pinned revision (docs/experiments.md#e1: COCO train2017 captions)."""
     from datasets import load_dataset
 
     kwargs = {"cache_dir": runtime.cache_dir} if runtime.cache_dir else {}

@@ -8,7 +8,7 @@ the rows of PROMPTS, SCORES, LABELS and RATINGS that our own pipeline would
 have written for the same pair, so every table and figure can be rebuilt
 from the released numbers with the same analysis code.
 
-Readings of the released schema (SPEC "Released data to ingest"):
+Readings of the released schema (docs/experiments.md, released sets):
 
 - reward structs are keyed ``{rm}_{x}i{y}p``: ``x`` the image (o original,
   d distorted = I_a), ``y`` the prompt (o = p_o, d = p_a). A struct may be

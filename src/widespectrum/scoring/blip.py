@@ -1,4 +1,4 @@
-"""BLIP image-text matching reward (SPEC E3, BLIP-L).
+"""BLIP image-text matching reward (docs/experiments.md#e3, BLIP-L).
 
 ``Salesforce/blip-itm-large-coco`` through ``BlipForImageTextRetrieval`` with
 its ITM head. The tables report the match probability, softmax(itm logits)[1];

@@ -1,6 +1,6 @@
 """CLIP-family rewards: CLIP-L (plain cosine) and PickScore (scaled cosine).
 
-SPEC E3: CLIP-L is ``openai/clip-vit-large-patch14`` and scores the cosine of
+docs/experiments.md#e3: CLIP-L is ``openai/clip-vit-large-patch14`` and scores the cosine of
 the image and text embeddings; PickScore is ``yuvalkirstain/PickScore_v1`` with
 the processor of ``laion/CLIP-ViT-H-14-laion2B-s32B-b79K`` and scores
 ``logit_scale.exp() * cosine``.
@@ -73,7 +73,7 @@ class CLIPReward(RewardModel):
         import torch
 
         # Padding every prompt to the full length keeps a prompt's tensors the
-        # same whatever else is in its batch (SPEC E3: batch size must not matter).
+        # same whatever else is in its batch (docs/experiments.md#e3: batch size must not matter).
         text = self.processor.tokenizer(
             list(prompts), padding="max_length", truncation=True, max_length=self.max_text_tokens,
             return_tensors="pt",

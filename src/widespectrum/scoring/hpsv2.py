@@ -1,4 +1,4 @@
-"""HPSv2 / HPSv2.1 reward (SPEC E3).
+"""HPSv2 / HPSv2.1 reward (docs/experiments.md#e3).
 
 An open_clip ViT-H-14 whose weights come from ``xswu/HPSv2``
 (``HPS_v2_compressed.pt`` or ``HPS_v2.1_compressed.pt``); the score is the

@@ -1,4 +1,4 @@
-"""HPSv3 reward (SPEC E3): Qwen2-VL-7B-Instruct with a reward head read at ``<|Reward|>``.
+"""HPSv3 reward (docs/experiments.md#e3): Qwen2-VL-7B-Instruct with a reward head read at ``<|Reward|>``.
 
 Follows the authors' code (MizzenAI/HPSv3 ``hpsv3/inference.py``,
 ``hpsv3/model/qwen2vl_trainer.py``, ``hpsv3/dataset/data_collator_qwen.py``,

@@ -1,4 +1,4 @@
-"""ImageReward (SPEC E3): BLIP ViT-L + BERT with cross-attention + a 5-layer MLP.
+"""ImageReward (docs/experiments.md#e3): BLIP ViT-L + BERT with cross-attention + a 5-layer MLP.
 
 Follows the authors' code (THUDM/ImageReward ``ImageReward/ImageReward.py``,
 ``ImageReward/models/BLIP/blip_pretrain.py``, ``vit.py``, ``med.py``):

@@ -1,4 +1,4 @@
-"""MPS, the multi-dimensional preference score of Kolors (SPEC E3), overall checkpoint.
+"""MPS, the multi-dimensional preference score of Kolors (docs/experiments.md#e3), overall checkpoint.
 
 Follows the authors' code (Kwai-Kolors/MPS ``trainer/models/clip_model.py``,
 ``trainer/models/cross_modeling.py``, ``eval_overall_mps_on_hpdv2.py``):
