@@ -159,11 +159,10 @@ def test_missing_key_stops_the_judge_before_any_request(generated, monkeypatch):
     monkeypatch.delenv("JUDGE_TEST_KEY", raising=False)
     with chat_server() as server:
         server.script(*[{"selection": 0}] * 4)
-        judge = OpenAICompatiblePairwiseJudge("remote", RUNTIME, model="judge-model", base_url=server.base_url,
-                                              api_key_env="JUDGE_TEST_KEY", max_retries=1, backoff_s=0.0)
-        # a setup error stops the job instead of becoming one error row per pair
+        # the judge cannot even be built: the job stops before it reads an image or judges a pair
         with pytest.raises(MissingAPIKeyError, match="environment variable JUDGE_TEST_KEY is not set"):
-            judge_pairs(judge, manifest, prompts, run_dir, seed=0)
+            OpenAICompatiblePairwiseJudge("remote", RUNTIME, model="judge-model", base_url=server.base_url,
+                                          api_key_env="JUDGE_TEST_KEY", max_retries=1, backoff_s=0.0)
         assert server.requests == []
 
 

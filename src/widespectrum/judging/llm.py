@@ -130,6 +130,8 @@ class OpenAICompatiblePairwiseJudge(PairwiseJudge):
             cache_dir=cache_dir,
             backoff_s=backoff_s,
         )
+        # A missing key stops the job before any image is read or any pair judged.
+        self.client.check_api_key()
 
     def messages(self, request: PairRequest) -> list[dict]:
         return WORDINGS[self.wording](request)
