@@ -67,6 +67,7 @@ def released_scores(spec: Mapping, items_file: str | Path, output: str | Path) -
 def write_leaderboard(source: Path, named: str, output: str | Path) -> dict[str, Any]:
     """The leaderboard file, checked, as JSON in the run folder (the table reads it there)."""
     board = load_leaderboard(source)
-    record = {"source": board.source, "month": board.month, "file": named, "entries": board.entries.to_dict("records")}
+    record = {"source": board.source, "source_text": board.source_text(), "month": board.month, "file": named,
+              "entries": board.entries.to_dict("records")}
     contracts.write_json(output, record)
     return record
