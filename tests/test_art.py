@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from widespectrum.contracts import ART_SCORES, OK
 from widespectrum.experiments.art.measure import load_leaderboard
@@ -91,3 +92,88 @@ def test_leaderboard_file_of_the_same_shape_with_a_plain_source_and_bad_shapes(t
     other.write_text("source: s\nmonth: m\nentries:\n  - {model: A, score: 1, aliases: Bee}\n", encoding="utf-8")
     with pytest.raises(ValueError, match="aliases"):
         load_leaderboard(other)
+
+
+# ---------------------------------------------------------------- regenerating run: captioner, then the score rule
+
+KEY_ENV = "WIDESPECTRUM_TEST_ART_KEY"
+CAPTIONS = ["An oil painting of a harbour at dusk with three fishing boats and a red lighthouse.",
+            "A watercolour of a woman in a blue dress reading a letter beside an open window."]
+
+
+@pytest.fixture
+def server(monkeypatch):
+    from .fixtures.chat_server import PROXY_VARIABLES, chat_server
+
+    for name in PROXY_VARIABLES:  # loopback only: no proxy from the environment may see these requests
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv(KEY_ENV, "test-key-not-a-secret")
+    with chat_server() as state:
+        yield state
+
+
+def _art_config(captioner: dict) -> dict:
+    from widespectrum.runconfig import load_run, validate_run
+
+    config = load_run(ROOT / "config" / "demo.yaml")
+    config["experiments"]["art"].update(n_items=3, size=32, captions="captioner", captioner=captioner)
+    return validate_run(config)
+
+
+def test_regenerating_run_captions_then_scores_under_the_new_captions(server, tmp_path):
+    from widespectrum import layout
+    from widespectrum.experiments.art import EXPERIMENT
+
+    from .test_experiments_data import HandReward, hand_score, pixels
+
+    # two valid captions, then nothing: the exhausted script answers 500, so the third artwork fails
+    server.script({"caption": CAPTIONS[0]}, {"caption": "Boats."}, {"caption": CAPTIONS[1]})
+    config = _art_config({"backend": "openai", "model": "test-vlm", "base_url": server.base_url,
+                          "api_key_env": KEY_ENV, "max_retries": 1, "backoff_s": 0.0, "timeout": 10})
+    run_dir = tmp_path / "run"
+    image_dir = run_dir / layout.experiment_item_images("art")
+    items, provenance = EXPERIMENT.build_items(config, image_dir, run_dir)
+    items = items.sort_values("item_id").reset_index(drop=True)
+    # "Boats." has 1 word (8 to 40 allowed): rejected and asked again, so the second artwork gets CAPTIONS[1]
+    assert items["caption"].tolist()[:2] == CAPTIONS
+    assert items["status"].tolist()[:2] == [OK, OK] and items["status"][2].startswith("caption error: ")
+    assert len(server.requests) == 5  # 1 + 2 + (1 + max_retries): bounded
+    assert {r["model"] for r in server.requests} == {"test-vlm"}
+    assert provenance["captioner"]["captioned"] == 2 and provenance["captioner"]["failed"] == 1
+    assert "test-key-not-a-secret" not in repr(provenance)
+
+    scores, _, _ = EXPERIMENT.score(config, HandReward(), None, run_dir, items=items)
+    ok = scores.loc[scores["status"] == OK]
+    true = ok.loc[ok["caption_kind"] == "true"].set_index("item_id")["score"]
+    for item_id, caption, path in zip(items["item_id"][:2], CAPTIONS, items["path"][:2]):
+        assert true[item_id] == pytest.approx(hand_score(pixels(run_dir, path), caption))
+    assert (scores.loc[scores["item_id"] == items["item_id"][2], "status"] != OK).all()
+
+    # answers are cached by request: building again asks the endpoint only for the failed artwork
+    before = len(server.requests)
+    server.script({"caption": CAPTIONS[0]})
+    again, _ = EXPERIMENT.build_items(config, image_dir, run_dir)
+    assert len(server.requests) == before + 1
+    assert (again.sort_values("item_id")["status"] == OK).all()
+
+
+def test_demo_captioner_is_deterministic_and_fits_the_caption_bounds(tmp_path):
+    from widespectrum.captioning import caption_artworks
+    from widespectrum.captioning.art import MAX_WORDS, MIN_WORDS
+    from widespectrum.demo.art_captioner import PaletteCaptioner
+    from widespectrum.demo.standins import lapis_items
+
+    items = lapis_items(tmp_path / "items", tmp_path, n_items=4, seed=3, size=32)
+    artworks = [(row.item_id, tmp_path / row.path) for row in items.itertuples()]
+    first = caption_artworks(PaletteCaptioner(), artworks, progress=False)
+    second = caption_artworks(PaletteCaptioner(), artworks, progress=False)
+    assert first.equals(second) and (first["status"] == OK).all()
+    assert first["n_words"].between(MIN_WORDS, MAX_WORDS).all()
+    from PIL import Image
+    # HSV value is the largest channel: 200/255 is bright, 60/255 dark; one flat colour has no spread
+    red = Image.new("RGB", (16, 16), (200, 10, 10))
+    assert PaletteCaptioner().caption(red) == ("An abstract painting dominated by red tones, bright overall, "
+                                               "made of broad, even fields of colour on a flat canvas.")
+    navy = Image.new("RGB", (16, 16), (10, 10, 60))
+    assert PaletteCaptioner().caption(navy).startswith("An abstract painting dominated by blue tones, dark overall")

@@ -25,6 +25,7 @@ def _inputs(config):
 class Art(Experiment):
     name = "art"
     has_items = True
+    item_keys = ("source", "n_items", "size", "released", "captions", "captioner")
     tables = {
         "tab_real_arts": TableSpec(
             compute="widespectrum.experiments.art.tables:tab_real_arts", requires=_inputs, experiment="art",
@@ -52,6 +53,10 @@ class Art(Experiment):
         spec = self.block(config)
         if spec.get("released_scores") and spec["source"] != "released":
             return [f"{self.key()}.released_scores: needs source: released"]
+        if spec.get("captions") == "captioner" and spec.get("released_scores"):
+            # the released scores were computed under the released captions, not the captioner's
+            return [f"{self.key()}.released_scores: must be empty with captions: captioner "
+                    "(the reward scores the artworks under the new captions)"]
         return []
 
     def item_schema(self):
