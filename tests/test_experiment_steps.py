@@ -74,7 +74,7 @@ BLOCKS = {
                            "reward": "brightness"},
     "ava": {"n_items": N_ITEMS, "size": SIZE, "generator": "oracle", "reward": "aesthetic"},
     "art": {"n_items": N_ITEMS, "size": SIZE, "reward": "aesthetic", "blip_reward": "brightness",
-            "leaderboard_file": LEADERBOARD},
+            "leaderboard_file": LEADERBOARD, "captions": "captioner", "captioner": {"backend": "demo-palette"}},
     "critical": {"n_per_topic": 2, "pair": ["oracle", "sugarwater"], "rewards": ["aesthetic", "brightness"],
                  "alternatives": {"brightness": "less"}, "columns": ["oracle_selected", "sugar_selected"]},
     "slopes": {"rewards": ["aesthetic", "brightness", "contrast"]},
@@ -336,7 +336,8 @@ def test_every_table_computes_with_its_columns(run):
         "fig_emotion_bias": (6, ["reward", "emotion", "diff", "diff_lo", "diff_hi", "accuracy"]),
         "tab_emotion_gen": (["oracle", "sugarwater"], ["generator", "angry", "fearful", "happy", "sad"]),
         "fig_diff": (None, ["class", "gap", "gap_lo", "gap_hi", "n"]),
-        "tab_real_arts": (["aesthetic"], ["reward", "r", "s", "rank", "leaderboard_month", "model_above"]),
+        "tab_real_arts": (["aesthetic"], ["reward", "r", "r_lo", "r_hi", "s", "rank", "leaderboard_month",
+                                          "model_above"]),
         "tab_critical_selection": (["aesthetic", "brightness"],
                                    ["reward", "oracle_selected", "sugar_selected", "ties"]),
         "tab_critical_test": (["aesthetic", "brightness"], ["reward", "p", "effect_r", "alternative", "p_display"]),
@@ -393,7 +394,10 @@ def test_real_arts_placement_matches_the_leaderboard(run):
     assert row["s"] == pytest.approx((r - scores.min()) / (scores.max() - scores.min()))
     assert row["rank"] == f"{1 + int((scores > r).sum())}/{len(scores) + 1}"
     assert row["leaderboard_month"] == "demo" and row["n_blip_true"] == N_ITEMS == row["n_blip_shuffled"]
-    assert result.records["leaderboard_source"].startswith("made up for the offline demo")
+    assert "made up for the offline demo" in result.records["leaderboard_source"]
+    # the demo recaptions its canvases (captions: captioner, the palette stand-in) before scoring them
+    from widespectrum.demo.art_captioner import PaletteCaptioner
+    assert items["caption"].tolist() == [PaletteCaptioner().caption(run_dir / p) for p in items["path"]]
 
 
 def _wilcoxon_greater(d: np.ndarray) -> tuple[int, float, float]:

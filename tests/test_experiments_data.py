@@ -318,7 +318,7 @@ def test_emotion_template_loader_needs_one_slot(tmp_path):
 def test_leaderboard_loader(tmp_path):
     shipped = load_leaderboard(CONFIG / "hpsv3_leaderboard.yaml")
     # HPSv3's README, "Image Generation Benchmark of HPSv3", column Overall: 11 models
-    assert shipped.month == "25/08" and "HPSv3" in shipped.source and len(shipped.entries) == 11
+    assert shipped.month == "25/08" and "HPSv3" in shipped.source["repository"] and len(shipped.entries) == 11
     top, bottom = shipped.entries.iloc[0], shipped.entries.iloc[-1]
     assert (top["model"], top["score"], bottom["model"], bottom["score"]) == ("Kolors", 10.55, "SD2", -0.24)
     path = tmp_path / "board.yaml"
@@ -328,7 +328,7 @@ def test_leaderboard_loader(tmp_path):
     assert board.entries["model"].tolist() == ["B", "A"] and board.entries["score"].tolist() == [9.0, 1.5]
     for entries, message in (([{"model": "A", "score": 1}, {"model": "A", "score": 2}], "listed twice"),
                              ([{"model": "A", "score": "high"}], "not a finite number"),
-                             ([{"model": "A"}], "exactly the keys")):
+                             ([{"model": "A"}], "the keys model and score")):
         path.write_text(yaml.safe_dump({"source": "s", "month": "m", "entries": entries}))
         with pytest.raises(ValueError, match=message):
             load_leaderboard(path)

@@ -1,7 +1,9 @@
-"""E8 (tab:real_arts): does a reward tell an artwork's own caption from another's?
+"""E8 (tab:real_arts): how high does a reward model score real artworks on its own leaderboard?
 
-Artworks (LAPIS in the paper) are scored under their true caption and under a
-deranged one; the gap places the reward on an art leaderboard.
+Artworks (LAPIS in the paper) are scored under their captions (the released ones,
+or a VLM's with ``captions: captioner``); their mean r is placed among the
+reward's published leaderboard entries (docs/experiments.md#e8). A BLIP reward
+scores them under true and deranged captions, the check that the captions fit.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ def _inputs(config):
 class Art(Experiment):
     name = "art"
     has_items = True
+    item_keys = ("source", "n_items", "size", "released", "captions", "captioner")
     tables = {
         "tab_real_arts": TableSpec(
             compute="widespectrum.experiments.art.tables:tab_real_arts", requires=_inputs, experiment="art",
             section="E8", published="tab_real_arts",
-            caption="true-caption minus deranged-caption score gap of each reward, placed on an art leaderboard"),
+            caption="mean reward of real artworks under their captions, placed on the reward's leaderboard; BLIP caption check"),
     }
 
     def released_score_rewards(self, config):
@@ -52,6 +55,10 @@ class Art(Experiment):
         spec = self.block(config)
         if spec.get("released_scores") and spec["source"] != "released":
             return [f"{self.key()}.released_scores: needs source: released"]
+        if spec.get("captions") == "captioner" and spec.get("released_scores"):
+            # the released scores were computed under the released captions, not the captioner's
+            return [f"{self.key()}.released_scores: must be empty with captions: captioner "
+                    "(the reward scores the artworks under the new captions)"]
         return []
 
     def item_schema(self):

@@ -8,10 +8,12 @@ leaderboard of generators, read by ``load_leaderboard``.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,16 +72,55 @@ def score_art(reward: RewardModel, items: pd.DataFrame, run_dir: str | os.PathLi
 
 # ---------------------------------------------------------------- the reward model's leaderboard
 
+SOURCE_FIELDS = ("repository", "table", "column", "read")
+
+
 @dataclass(frozen=True)
 class Leaderboard:
-    source: str
+    source: dict[str, str]  # repository, table, column, read (date) and any further fields; or {"text": ...}
     month: str
-    entries: pd.DataFrame  # model, score; highest score first
+    entries: pd.DataFrame  # model, score, display (the name printed; an entry's first alias, else model)
+
+    def source_text(self) -> str:
+        """The source in one line, e.g. for a figure's title."""
+        if set(self.source) == {"text"}:
+            return self.source["text"]
+        return ", ".join(f"{key} {value}" for key, value in self.source.items())
+
+
+def _read_source(value: Any, path) -> dict[str, str]:
+    """A structured source mapping (SOURCE_FIELDS required, more allowed) or, as older files have, one string."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise ValueError(f"{path}: 'source' must be non-empty")
+        return {"text": value.strip()}
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: 'source' must be text or a mapping with {list(SOURCE_FIELDS)}")
+    missing = [k for k in SOURCE_FIELDS if k not in value]
+    if missing:
+        raise ValueError(f"{path}: source lacks {missing}")
+    source = {}
+    for key, field in value.items():
+        if isinstance(field, (dt.date, dt.datetime)):  # YAML reads an unquoted 2026-12-01 as a date
+            field = field.isoformat()
+        if not isinstance(field, str) or not field.strip():
+            raise ValueError(f"{path}: source.{key} must be non-empty text, got {field!r}")
+        source[str(key)] = field.strip()
+    return source
+
+
+def _read_aliases(entry: dict, index: int, path) -> list[str]:
+    aliases = entry.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise ValueError(f"{path}: entry {index} ({entry.get('model')}): 'aliases' must be a list of names")
+    return [a.strip() for a in aliases]
 
 
 def load_leaderboard(path: str | os.PathLike) -> Leaderboard:
-    """Read and check a leaderboard file: source, month, entries [{model, score}].
+    """Read and check a leaderboard file: source, month, entries [{model, score, aliases?}].
 
+    ``aliases`` are other spellings of an entry's name; the first is the one
+    tables print (the paper prints HPSv3's "HunyuanDiT" as "Hunyuan-DiT").
     An empty ``entries`` list is valid (the published numbers have not been
     filled in); a table placing artworks on the leaderboard must then say so.
     """
@@ -90,26 +131,28 @@ def load_leaderboard(path: str | os.PathLike) -> Leaderboard:
     missing = [k for k in ("source", "month", "entries") if k not in data]
     if missing:
         raise ValueError(f"{path}: missing key(s) {missing}")
-    for key in ("source", "month"):
-        if not isinstance(data[key], str) or not data[key].strip():
-            raise ValueError(f"{path}: {key!r} must be non-empty text")
+    source = _read_source(data["source"], path)
+    if not isinstance(data["month"], str) or not data["month"].strip():
+        raise ValueError(f"{path}: 'month' must be non-empty text")
     entries = data["entries"]
     if not isinstance(entries, list):
         raise ValueError(f"{path}: 'entries' must be a list of {{model, score}}")
     rows = []
     for index, entry in enumerate(entries):
-        if not isinstance(entry, dict) or set(entry) != {"model", "score"}:
-            raise ValueError(f"{path}: entry {index} must have exactly the keys model and score: {entry!r}")
+        if not isinstance(entry, dict) or not {"model", "score"} <= set(entry) <= {"model", "score", "aliases"}:
+            raise ValueError(f"{path}: entry {index} must have the keys model and score (and optionally "
+                             f"aliases): {entry!r}")
         model, score = entry["model"], entry["score"]
         if not isinstance(model, str) or not model.strip():
             raise ValueError(f"{path}: entry {index} has no model name")
         if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
             raise ValueError(f"{path}: entry {index} ({model}) has score {score!r}, not a finite number")
-        rows.append({"model": model, "score": float(score)})
-    frame = pd.DataFrame(rows, columns=["model", "score"])
+        aliases = _read_aliases(entry, index, path)
+        rows.append({"model": model, "score": float(score), "display": aliases[0] if aliases else model})
+    frame = pd.DataFrame(rows, columns=["model", "score", "display"])
     if frame["model"].duplicated().any():
         raise ValueError(f"{path}: model {frame['model'][frame['model'].duplicated()].iloc[0]!r} is listed twice")
     if frame.empty:
-        log.warning("%s has no entries: fill them from %s", path, data["source"])
+        log.warning("%s has no entries: fill them from %s", path, source)
     frame = frame.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
-    return Leaderboard(source=data["source"], month=str(data["month"]), entries=frame)
+    return Leaderboard(source=source, month=str(data["month"]), entries=frame)

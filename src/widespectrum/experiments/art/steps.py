@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ... import contracts
+from ... import contracts, layout
 from ...config import ConfigError
 from ...demo import standins
 from ..common import relative_folder, released_table, save_released_image
@@ -18,6 +18,52 @@ from .released import lapis_items
 
 
 def build_items(config: Mapping, spec: Mapping, image_dir: Path, run_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """Artworks with their pictures and captions (``captions: captioner``: the captioner's)."""
+    items, provenance = _artworks(config, spec, image_dir, run_dir)
+    if spec.get("captions", "given") == "captioner":
+        items, provenance["captioner"] = recaption_items(items, spec["captioner"], run_dir)
+    return items, provenance
+
+
+def captioner_backend(options: Mapping, cache_dir: Path):
+    """The ``captioner`` block's backend: a VLM over an OpenAI-compatible endpoint, or the demo's stand-in."""
+    options = dict(options)
+    backend = options.pop("backend", "openai")
+    if backend == "demo-palette":
+        from ...demo.art_captioner import PaletteCaptioner
+        return PaletteCaptioner()
+    from ...captioning import OpenAICompatibleArtCaptioner
+    return OpenAICompatibleArtCaptioner(**options, cache_dir=cache_dir)
+
+
+def recaption_items(items: pd.DataFrame, options: Mapping, run_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """Each artwork's caption replaced by the captioner's (docs/experiments.md#e8, regenerating run).
+
+    The paper scored the LAPIS paintings under Qwen3-VL-30B-A3B captions. An
+    artwork without a picture keeps its status; one the captioner could not
+    caption becomes a row with the captioner's error as status, and is not scored.
+    """
+    from ...captioning import caption_artworks
+
+    backend = captioner_backend(options, Path(run_dir) / layout.experiment_file("art", "captioner_cache"))
+    pictured = items.loc[items["status"] == contracts.OK]
+    captions = caption_artworks(backend, [(row.item_id, Path(run_dir) / row.path)
+                                          for row in pictured.itertuples(index=False)])
+    by_id = captions.set_index("item_id")
+    items = items.copy()
+    for index, row in pictured.iterrows():
+        answer = by_id.loc[row["item_id"]]
+        if answer["status"] == contracts.OK:
+            items.at[index, "caption"] = answer["caption"]
+        else:
+            items.at[index, "status"] = f"caption {answer['status']}"
+    failed = int((captions["status"] != contracts.OK).sum())
+    provenance = {**(backend.provenance() if hasattr(backend, "provenance") else {"captioner": backend.name}),
+                  "captioned": int(len(captions)) - failed, "failed": failed}
+    return ART_ITEMS.validate(items), provenance
+
+
+def _artworks(config: Mapping, spec: Mapping, image_dir: Path, run_dir: Path) -> tuple[pd.DataFrame, dict]:
     """Artworks with their pictures where the set has them, and its score columns kept as extras."""
     if spec["source"] == "standin":
         items = standins.lapis_items(image_dir, run_dir, n_items=spec["n_items"], seed=config["seed"],
@@ -67,6 +113,7 @@ def released_scores(spec: Mapping, items_file: str | Path, output: str | Path) -
 def write_leaderboard(source: Path, named: str, output: str | Path) -> dict[str, Any]:
     """The leaderboard file, checked, as JSON in the run folder (the table reads it there)."""
     board = load_leaderboard(source)
-    record = {"source": board.source, "month": board.month, "file": named, "entries": board.entries.to_dict("records")}
+    record = {"source": board.source, "source_text": board.source_text(), "month": board.month, "file": named,
+              "entries": board.entries.to_dict("records")}
     contracts.write_json(output, record)
     return record

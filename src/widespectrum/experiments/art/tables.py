@@ -1,32 +1,74 @@
-"""E8 table from the art scores and the leaderboard."""
+"""E8 table from the art scores and the leaderboard (docs/experiments.md#e8)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from ...analysis import experiments as tables
+from ...analysis.stats import bootstrap_ci
 from ...analysis.tables import TableResult
-from ...contracts import ART_SCORES
+from ...contracts import ART_SCORES, OK
+from ...tables.benchmark import bootstrap
 from ...tables.inputs import TableInputs
 from . import EXPERIMENT
+
+# r's percentile bootstrap interval sits next to r; the rest is analysis.experiments.tab_real_arts's
+COLUMNS = ["reward", "r", "r_lo", "r_hi", "s", "rank", "leaderboard_month", "model_above",
+           "blip_true_captions", "blip_shuffled_captions", "n", "n_blip_true", "n_blip_shuffled"]
 
 
 def _leaderboard(inputs: TableInputs, spec: Mapping) -> dict[str, Any]:
     if not spec.get("leaderboard_file"):
         inputs.notes.append("no leaderboard_file configured: s, rank and model_above are undefined")
-        return {"source": "none configured", "month": None, "entries": []}
+        return {"source_text": "none configured", "month": None, "entries": []}
     present = inputs.present("leaderboard")
     if not present:
-        return {"source": spec["leaderboard_file"], "month": None, "entries": []}
+        return {"source_text": spec["leaderboard_file"], "month": None, "entries": []}
     return json.loads(present[0].read_text(encoding="utf-8"))
+
+
+def place_artworks(scores: pd.DataFrame | None, *, reward: str, leaderboard: Sequence[Mapping[str, Any]],
+                   leaderboard_source: str, leaderboard_month: str | None, blip_reward: str | None,
+                   n_boot: int, seed: int) -> TableResult:
+    """tab_real_arts: r with its bootstrap interval (artworks resampled), placed on ``leaderboard``.
+
+    ``leaderboard`` entries are {model, score, display?}: ``model_above`` is
+    printed as the entry's ``display`` name (its first alias in the file).
+    """
+    entries = [{"model": e["model"], "score": e["score"]} for e in leaderboard]
+    result = tables.tab_real_arts(scores, reward=reward, leaderboard=entries, leaderboard_source=leaderboard_source,
+                                  leaderboard_month=leaderboard_month, blip_reward=blip_reward)
+    frame = result.frame
+    true = np.array([], dtype=np.float64)
+    if scores is not None:
+        scores = ART_SCORES.validate(scores, where="of the art experiment")
+        keep = (scores["status"].eq(OK) & scores["score"].notna() & scores["reward"].eq(reward)
+                & scores["caption_kind"].eq("true"))
+        true = scores.loc[keep, "score"].to_numpy(dtype=np.float64)
+    low, high = bootstrap_ci(true, n_boot=n_boot, seed=seed)
+    frame = frame.assign(r_lo=low, r_hi=high)
+    display = {e["model"]: e.get("display") or e["model"] for e in leaderboard}
+    above = frame.loc[0, "model_above"]
+    records = {**result.records, "bootstrap": {"n_boot": n_boot, "seed": seed, "level": 0.95},
+               "model_above_on_leaderboard": above}
+    if above is not None:
+        frame.loc[0, "model_above"] = display[above]
+    records["leaderboard"] = [dict(e) for e in leaderboard]
+    return TableResult(frame[COLUMNS], result.notes, records)
 
 
 def tab_real_arts(inputs: TableInputs, config: Mapping) -> TableResult:
     spec = EXPERIMENT.block(config)
     scores = inputs.frame("scores", ART_SCORES)
     board = _leaderboard(inputs, spec)
-    return tables.tab_real_arts(scores, reward=spec["reward"], leaderboard=board["entries"],
-                                leaderboard_source=board["source"], leaderboard_month=board["month"],
-                                blip_reward=spec.get("blip_reward"))
+    result = place_artworks(scores, reward=spec["reward"], leaderboard=board["entries"],
+                            leaderboard_source=board.get("source_text", str(board.get("source"))),
+                            leaderboard_month=board["month"], blip_reward=spec.get("blip_reward"),
+                            **bootstrap(config))
+    result.records["leaderboard_file"] = board.get("file")
+    return result
