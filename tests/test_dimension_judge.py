@@ -194,7 +194,8 @@ def test_the_paper_config_plans_a_rate_job_for_j_on_every_generator(repo_root, t
     result = _snakemake(repo_root, "-n", "--configfile", "config/config.yaml", "--config", f"results_dir={tmp_path}")
     assert result.returncode == 0, result.stderr + result.stdout
     rated = _planned_jobs(result.stdout + result.stderr)["rate"]
-    generators = set(config["generators"]) | {v["generator"] for v in config["vsf"]["variants"]}
+    generators = (set(config["generators"]) | {v["generator"] for v in config["vsf"]["variants"]}
+                  | set(config["img2img"]["generators"]))
     assert rated == {f"rater={J}, generator={g}" for g in generators}
 
 

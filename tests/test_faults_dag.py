@@ -27,6 +27,7 @@ ALL_JOBS = {
     ("score", "reward=aesthetic, generator=sugarwater"), ("score", "reward=brightness, generator=sugarwater"),
     ("table", "table=tab_gen"), ("table", "table=tab_reward_model"),
     ("notebook", "table=tab_gen"), ("notebook", "table=tab_reward_model"), ("reproduction_report", ""),
+    ("numbers", ""),
 }
 
 
