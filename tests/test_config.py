@@ -3,7 +3,7 @@ import copy
 import pytest
 import yaml
 
-from widespectrum.config import ConfigError, generation_settings, load_registry
+from widespectrum.config import ConfigError, generation_settings, load_registry, load_yaml
 from widespectrum.runconfig import load_run, validate_run
 
 
@@ -83,3 +83,16 @@ def test_prompt_sources(repo_root):
     del raw["prompts"]["released"]
     with pytest.raises(ConfigError, match="prompts: 'released' is a required property"):
         validate_run(raw)
+
+
+def test_load_yaml_reads_an_edited_file_again_and_hands_out_copies(tmp_path):
+    path = tmp_path / "entries.yaml"
+    path.write_text("a: {x: 1}\n")
+    first = load_yaml(path)
+    first["a"]["x"] = 99  # a caller changing its copy
+    assert load_yaml(path) == {"a": {"x": 1}}
+    path.write_text("a: {x: 2}\nb: 3\n")
+    assert load_yaml(path) == {"a": {"x": 2}, "b": 3}
+    path.unlink()
+    with pytest.raises(ConfigError, match="file not found"):
+        load_yaml(path)

@@ -11,6 +11,7 @@ of this by ``runconfig``, which knows the experiments and the table catalog.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -71,10 +72,26 @@ def validate_against(instance: Any, schema: Mapping, what: str, fill_defaults: b
     return instance
 
 
+# libyaml's safe loader parses the registries about ten times faster than the pure-Python one;
+# evaluating the Snakefile reads them on every snakemake call.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml(path: str | os.PathLike) -> Any:
+    """The parsed file (``{}`` when empty); a fresh copy each call, so callers may change it."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise ConfigError(f"file not found: {path}") from None
+    return copy.deepcopy(_parsed_yaml(os.fspath(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_yaml(path: str, mtime_ns: int, size: int) -> Any:
+    # Keyed by mtime and size too, so an edited file is read again.
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
+            return yaml.load(handle, Loader=YAML_LOADER) or {}  # noqa: S506 - a safe loader
     except FileNotFoundError:
         raise ConfigError(f"file not found: {path}") from None
     except yaml.YAMLError as err:
