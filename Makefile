@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
+# pytest-xdist workers for `make test` (see tests/conftest.py for the tests kept together)
+TEST_WORKERS ?= 2
 
 # Offline by construction: nothing in the demo or the tests may reach a model hub.
 export HF_HUB_OFFLINE := 1
@@ -33,7 +35,7 @@ demo: install
 	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
 
 test: install slurm-deps lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # Lint-clean for every run config the repository ships (the paper's is the default).
 lint: install
