@@ -4,4 +4,5 @@ from widespectrum.tables.build import build_table
 
 with pipeline.job(snakemake.log[0]):
     files = {key: list(snakemake.input[key]) for key in snakemake.input.keys()}
-    build_table(snakemake.wildcards.table, snakemake.params.run_dir, config=snakemake.config, files=files)
+    build_table(snakemake.wildcards.table, snakemake.params.run_dir, config=snakemake.config, files=files,
+                outputs={kind: snakemake.output[kind] for kind in ("csv", "tex", "record")})

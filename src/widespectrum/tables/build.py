@@ -47,19 +47,26 @@ def compute_table(name: str, run_dir: str | os.PathLike, config: Mapping,
 
 
 def build_table(name: str, run_dir: str | os.PathLike, config: Mapping | None = None,
-                files: Mapping[str, Sequence[str | os.PathLike]] | None = None) -> TableResult:
-    """Compute ``name`` and write its CSV, LaTeX and JSON record in the run folder."""
+                files: Mapping[str, Sequence[str | os.PathLike]] | None = None,
+                outputs: Mapping[str, str | os.PathLike] | None = None) -> TableResult:
+    """Compute ``name`` and write its CSV, LaTeX and JSON record.
+
+    ``outputs`` (``csv``, ``tex``, ``record``) are the files the table rule declares; by
+    default, the run layout's places for them in ``run_dir``.
+    """
     run_dir = Path(run_dir)
     config = run_config(run_dir) if config is None else config
+    outputs = dict(outputs or {kind: layout.join(run_dir, layout.table(name, suffix))
+                               for kind, suffix in (("csv", "csv"), ("tex", "tex"), ("record", "json"))})
     result = compute_table(name, run_dir, config, files)
     for note in result.notes:
         log.warning("%s: %s", name, note)
     demo = bool(config.get("demo"))
-    contracts.write_text(layout.join(run_dir, layout.table(name, "csv")), result.frame.to_csv(index=False))
+    contracts.write_text(outputs["csv"], result.frame.to_csv(index=False))
     caption = f"{name} ({config['run']})" + (f". {DEMO_BANNER}" if demo else "")
     latex = to_latex(result.frame, caption=caption, label=name.replace("_", ":", 1))
-    contracts.write_text(layout.join(run_dir, layout.table(name, "tex")), (f"% {DEMO_BANNER}\n" if demo else "") + latex)
-    contracts.write_json(layout.join(run_dir, layout.table(name, "json")), {
+    contracts.write_text(outputs["tex"], (f"% {DEMO_BANNER}\n" if demo else "") + latex)
+    contracts.write_json(outputs["record"], {
         "table": name, "run": config["run"], "demo": demo, "notes": result.notes,
         "records": result.records, "columns": list(result.frame.columns)})
     return result
