@@ -9,18 +9,21 @@ step when classifier-free guidance runs).
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
-from widespectrum import contracts, registry
+from widespectrum import contracts, layout, registry
 from widespectrum.config import generation_settings, load_registry
 from widespectrum.runconfig import load_run as load_config
 from widespectrum.demo.diffusers_models import install_tiny_pipeline
 from widespectrum.generation.base import GenerationRequest
 from widespectrum.generation.diffusers_backend import DiffusersPipelineGenerator
-from widespectrum.generation.runner import build_requests
-from widespectrum.hub import ModelUnavailableError
+from widespectrum.generation.runner import build_requests, run_generation
 from widespectrum.runtime import Runtime
 
 from .fixtures import tiny_pipelines
@@ -31,6 +34,7 @@ TINY = {  # repo id -> tiny pipeline kind
     "Tongyi-MAI/Z-Image-Turbo": "z_image",
     "black-forest-labs/FLUX.2-klein-9B": "flux2_klein",
     "meituan-longcat/LongCat-Image": "longcat_image",
+    "zai-org/GLM-Image": "glm_image",
 }
 TINY_SD3 = ("stabilityai/stable-diffusion-3.5-large", "yandex/stable-diffusion-3.5-large-alchemist")
 
@@ -217,9 +221,96 @@ def test_longcat_encodes_the_prompt_as_given(shipped, hub):
     assert generator.provenance()["fixed_arguments"]["enable_prompt_rewrite"] is False
 
 
-@pytest.mark.parametrize("name", ["glm-image"])
-def test_entries_without_a_tiny_model_pass_the_signature_check_and_reach_the_hub(shipped, tmp_path, name):
-    """No tiny GLM-Image (autoregressive prior + decoder) is built here: its entry is checked up to the load."""
-    empty = Runtime(device="cpu", offline=True, cache_dir=str(tmp_path))
-    with pytest.raises(ModelUnavailableError, match=shipped["generators"][name]["options"]["model_id"]):
-        registry.build(shipped, "generators", name, empty)
+class PriorRecorder:
+    """Every DiT call of GLM-Image: its batch and the prior tokens the AR model handed it."""
+
+    def __init__(self, pipe) -> None:
+        self.pipe = pipe
+        self.calls: list[dict] = []
+        self.ar_steps = 0
+
+    def _dit(self, module, args, kwargs):
+        self.calls.append({"batch": int(kwargs["hidden_states"].shape[0]),
+                           "prior": kwargs["prior_token_id"].clone(), "dropped": kwargs["prior_token_drop"].clone()})
+
+    def _ar(self, module, args, kwargs):
+        self.ar_steps += 1
+
+    def __enter__(self):
+        self.handles = [
+            self.pipe.transformer.register_forward_pre_hook(self._dit, with_kwargs=True),
+            self.pipe.vision_language_encoder.register_forward_pre_hook(self._ar, with_kwargs=True)]
+        return self
+
+    def __exit__(self, *exc):
+        for handle in self.handles:
+            handle.remove()
+
+
+def _glm_prompts():
+    # the second prompt quotes a text: GLM-Image's glyph encoder reads quoted text (and only that)
+    return contracts.PROMPTS.validate(pd.DataFrame({
+        "prompt_id": ["0001", "0002"], "caption_id": ["c1", "c2"],
+        "prompt_original": ["a lighthouse on a cliff", "a shop door with a sign that says 'open'"],
+        "prompt_anti": ["a blurred, dim lighthouse", "a smeared shop door"], "dimensions": [["clarity"], ["clarity"]],
+        "negative_prompt": [None, None], "reference_image": [None, None], "rewriter": ["template", "template"]}))
+
+
+def test_glm_image_runs_from_the_registry_into_the_manifest(shipped, hub, tmp_path):
+    """The AR prior's tokens for the requested size reach the DiT, seeded; the PNGs land in the manifest.
+
+    At 32 x 64 pixels (height x width) the AR model writes GLM-Image's 32-pixel
+    grid of 1 x 2 tokens after the preview grid of int(16 sqrt(1/2)) x
+    int(16 sqrt(2)) = 11 x 22, plus the closing token: 245 steps. The DiT gets
+    those 2 tokens upsampled twice (2 x 4), and with guidance 5 > 1 a second,
+    unconditional call per step that drops them.
+    """
+    import torch
+
+    steps, height, width = 2, 32, 64
+    generator = registry.build(shipped, "generators", "glm-image", hub["runtime"])
+    settings = {**generation_settings(shipped, "glm-image", "o"), "num_inference_steps": steps,
+                "height": height, "width": width}
+    requests = build_requests(_glm_prompts(), settings, settings, base_seed=5, image_kinds=("o",))
+    image_dir = layout.chunk_dir("glm-image", 0)
+    with PriorRecorder(generator.pipe) as recorder:
+        manifest = run_generation(generator, requests, tmp_path / "run", image_dir)
+
+    assert recorder.ar_steps == 2 * (1 * 2 + 11 * 22 + 1)
+    assert [call["batch"] for call in recorder.calls] == [1] * (2 * steps * 2)
+    for image_calls in (recorder.calls[:2 * steps], recorder.calls[2 * steps:]):
+        prior = image_calls[0]["prior"]
+        assert prior.shape == (1, 8)
+        grid = prior.view(2, 4)  # each AR token covers a 2 x 2 block of DiT patches
+        assert torch.equal(grid[0], grid[1]) and torch.equal(grid[:, 0::2], grid[:, 1::2])
+        assert all(torch.equal(call["prior"], prior) for call in image_calls)
+        assert [call["dropped"].tolist() for call in image_calls] == [[[False] * 8], [[True] * 8]] * steps
+    first_prior = recorder.calls[0]["prior"]
+
+    assert list(manifest["status"]) == [contracts.OK] * 2
+    assert list(manifest["generator"]) == ["glm-image"] * 2
+    assert list(manifest["prompt"]) == list(_glm_prompts()["prompt_original"])
+    assert list(manifest["seed"]) == [6, 7]  # base seed + pair index
+    for row in manifest.itertuples():
+        path = tmp_path / "run" / row.path
+        assert row.path.startswith(image_dir + "/")
+        assert row.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        with Image.open(path) as image:
+            assert (image.format, image.size, image.mode) == ("PNG", (width, height), "RGB")
+        assert json.loads(row.settings) == {"num_inference_steps": steps, "guidance_scale": 5.0,
+                                            "height": height, "width": width}
+    record = generator.provenance()
+    assert record["pipeline"] == "GlmImagePipeline" and record["takes_negative_prompt"] is False
+    assert record["resolved_revision"] == hub["shas"]["zai-org/GLM-Image"]
+
+    # the pipeline seeds the AR sampling from the generator's seed: the same seed gives the same tokens and bytes
+    first = requests[0]
+    reruns = {}
+    for name, request in (("same seed", first), ("next seed", GenerationRequest(**{**first.__dict__,
+                                                                                   "seed": first.seed + 1}))):
+        with PriorRecorder(generator.pipe) as recorder:
+            rerun = run_generation(generator, [request], tmp_path / name, image_dir)
+        assert rerun["status"].iloc[0] == contracts.OK
+        reruns[name] = (recorder.calls[0]["prior"], rerun["sha256"].iloc[0])
+    assert torch.equal(reruns["same seed"][0], first_prior) and reruns["same seed"][1] == manifest["sha256"].iloc[0]
+    assert not torch.equal(reruns["next seed"][0], first_prior) and reruns["next seed"][1] != manifest["sha256"].iloc[0]
