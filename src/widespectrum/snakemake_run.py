@@ -74,7 +74,7 @@ def snakemake_processes(workdir: str | os.PathLike) -> list[int]:
 
 def _workdir(args: Sequence[str]) -> Path:
     """The working directory Snakemake will lock: ``--directory`` / ``-d`` when given, else this one."""
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False)  # abbreviations allowed, as Snakemake's parser allows them
     parser.add_argument("-d", "--directory")
     known, _ = parser.parse_known_args(list(args))
     return Path(known.directory) if known.directory else Path.cwd()
