@@ -11,10 +11,7 @@ import base64
 import io
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -37,6 +34,7 @@ from widespectrum.prompts.rewriters import REWRITE_FIELD, OpenAICompatibleRewrit
 from widespectrum.runtime import Runtime
 
 from .conftest import REPO_ROOT
+from .fixtures.chat_server import PROXY_VARIABLES, ChatServer, chat_server
 
 KEY_ENV = "WIDESPECTRUM_TEST_LLM_KEY"
 SECRET = "sk-test-6f1d0c2a9b-secret"
@@ -45,92 +43,14 @@ MODEL = "qwen/qwen3-vl-235b-a22b-instruct"
 AUTHORS_SYSTEM_TEXT = "You are an image preference judge. Reply with a JSON object that matches the provided schema."
 
 
-@dataclass
-class Reply:
-    """One scripted answer: the assistant's message content, or an HTTP error status."""
-
-    content: str | None = None
-    status: int = 200
-
-
-@dataclass
-class ScriptedEndpoint:
-    replies: list[Reply] = field(default_factory=list)
-    requests: list[dict] = field(default_factory=list)
-    headers: list[dict] = field(default_factory=list)
-    base_url: str = ""
-
-    def script(self, *answers) -> None:
-        """Queue answers: dicts become JSON content, strings are sent raw, ints are HTTP errors."""
-        for answer in answers:
-            if isinstance(answer, int):
-                self.replies.append(Reply(status=answer))
-            elif isinstance(answer, dict):
-                self.replies.append(Reply(content=json.dumps(answer)))
-            else:
-                self.replies.append(Reply(content=answer))
-
-
-def _handler(endpoint: ScriptedEndpoint) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if self.path != "/v1/chat/completions":
-                self._send(404, {"error": {"message": f"no route {self.path}"}})
-                return
-            endpoint.requests.append(body)
-            endpoint.headers.append({k.lower(): v for k, v in self.headers.items()})
-            if not endpoint.replies:
-                self._send(500, {"error": {"message": "script exhausted"}})
-                return
-            reply = endpoint.replies.pop(0)
-            if reply.status != 200:
-                self._send(reply.status, {"error": {"message": "scripted failure"}})
-                return
-            self._send(200, {
-                "id": f"chatcmpl-{len(endpoint.requests)}",
-                "object": "chat.completion",
-                "created": 0,
-                "model": body["model"],
-                "choices": [{
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": reply.content},
-                }],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-            })
-
-        def _send(self, status: int, payload: dict) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args) -> None:  # keep test output quiet
-            pass
-
-    return Handler
-
-
 @pytest.fixture
-def endpoint(monkeypatch) -> Iterator[ScriptedEndpoint]:
+def endpoint(monkeypatch) -> Iterator[ChatServer]:
     # Loopback only: a proxy from the environment must not see these requests.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    state = ScriptedEndpoint()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.base_url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    try:
+    with chat_server() as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -139,7 +59,7 @@ def api_key(monkeypatch) -> str:
     return SECRET
 
 
-def _judge(endpoint: ScriptedEndpoint, **options) -> OpenAICompatiblePairwiseJudge:
+def _judge(endpoint: ChatServer, **options) -> OpenAICompatiblePairwiseJudge:
     options = {"max_retries": 2, "timeout": 10.0, "backoff_s": 0.0, **options}
     return OpenAICompatiblePairwiseJudge(
         name="qwen-judge", runtime=Runtime(device="cpu"), model=MODEL,
@@ -352,7 +272,7 @@ def test_an_answer_outside_0_1_minus_1_becomes_a_status_row(endpoint, api_key, t
 
 # ------------------------------------------------------------------ rewriter
 
-def _rewriter(endpoint: ScriptedEndpoint, **options) -> OpenAICompatibleRewriter:
+def _rewriter(endpoint: ChatServer, **options) -> OpenAICompatibleRewriter:
     options = {"max_retries": 2, "timeout": 10.0, "backoff_s": 0.0, **options}
     return OpenAICompatibleRewriter(model=MODEL, base_url=endpoint.base_url, api_key_env=KEY_ENV, **options)
 

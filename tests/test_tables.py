@@ -193,7 +193,8 @@ def test_non_finite_scores_are_excluded_counted_and_explained(gen_run):
     assert frame.loc["G1", "hpsv3_aa"] == pytest.approx(2.0)
     assert frame.loc["G1", "n_excluded"] == 1
     reasons = result.records["excluded"]["score_reasons"]["hps3"]
-    assert reasons == {"non-finite value": 1, "status not ok": 1}  # G1's inf, G2's failed row
+    # G1's inf (its status is ok), G2's failed row
+    assert reasons == {"status not ok": {"error: out of memory": 1}, "non-finite value": {"ok": 1}}
     assert _json_round_trips(result.records)
 
 

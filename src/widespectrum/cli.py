@@ -153,6 +153,12 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from .snakemake_run import run
+
+    return run(args.snakemake_args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="widespectrum", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -196,7 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     explain.add_argument("--results", type=Path, default=Path("results/paper"), help="run folder")
     explain.set_defaults(func=_explain)
 
-    args = parser.parse_args(argv)
+    run_cmd = sub.add_parser("run", help="run snakemake with these arguments, first clearing the locks of a killed run",
+                             description="Runs `snakemake ARGS`. Locks left in the working directory by a run that "
+                                         "was killed are cleared first (`snakemake --unlock ARGS`), with a warning; "
+                                         "a live Snakemake in that directory on this host stops the command.")
+    run_cmd.set_defaults(func=_run)
+
+    # `run` passes every word after it to Snakemake, options included, which argparse cannot take as a positional.
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "run":
+        args.snakemake_args = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     return args.func(args)
 

@@ -326,12 +326,43 @@ def upstream_provenance(run_dir: Path, spec, input_paths: Iterable[str]) -> list
 
 
 def _excluded(record: Mapping, row_name: str | None) -> dict[str, Any]:
+    """The table's and the row's exclusion counts; ``*_because``: the same rows by category and status."""
     records = record.get("records", {})
     excluded = {"table": records.get("excluded", {})}
+    if records.get("excluded_because"):
+        excluded["table_because"] = records["excluded_because"]
     for row_key, row in (records.get("rows") or {}).items():
         if row_name is not None and slug(row_key) == row_name and isinstance(row, Mapping):
             excluded["row"] = row.get("excluded", {})
+            if row.get("excluded_because"):
+                excluded["row_because"] = row["excluded_because"]
     return excluded
+
+
+def exclusion_lines(excluded: Mapping[str, Any]) -> list[str]:
+    """One line per status of the rows left out: ``<where>: <n> x <status> (<category>)``.
+
+    Finds every ``{category: {status: n}}`` that ``analysis.tables.exclusion_reasons``
+    wrote, at any depth of a record, and names it by the keys that lead to it.
+    """
+    from .analysis.tables import EXCLUSION_REASONS
+
+    lines: list[str] = []
+
+    def is_reasons(node: Any) -> bool:
+        return (isinstance(node, Mapping) and bool(node) and set(node) <= set(EXCLUSION_REASONS)
+                and all(isinstance(v, Mapping) for v in node.values()))
+
+    def walk(node: Any, where: list[str]) -> None:
+        if is_reasons(node):
+            for category, statuses in node.items():
+                lines.extend(f"{' '.join(where)}: {n} x {status!r} ({category})" for status, n in statuses.items())
+        elif isinstance(node, Mapping):
+            for key, value in node.items():
+                walk(value, [*where, str(key)])
+
+    walk(excluded, [])
+    return lines
 
 
 def _seeds(config: Mapping, record: Mapping) -> dict[str, Any]:
@@ -519,6 +550,7 @@ def explain(key: str, run_dir: str | os.PathLike, environ: Mapping[str, str] | N
              "  config keys:"]
     lines += [f"    {k} = {json.dumps(v)}" for k, v in entry["config_keys"].items()]
     lines.append(f"  excluded: {json.dumps(entry['excluded'])}")
+    lines += [f"  left out, {line}" for line in exclusion_lines(entry["excluded"])]
     lines += [f"  note: {note}" for note in entry["notes"]]
     lines.append("  table files:")
     lines += [f"    {f['path']}  sha256 {f['sha256']}" for f in entry["table_files"]]

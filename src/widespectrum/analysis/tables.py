@@ -83,11 +83,20 @@ def _split_usable(
 EXCLUSION_REASONS = ("status not ok", "no value", "non-finite value")
 
 
-def exclusion_reasons(rejected: pd.DataFrame) -> dict[str, int]:
-    """How many rows ``_split_usable`` left out, per reason."""
-    if "excluded_because" not in rejected.columns:
+def exclusion_reasons(rejected: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """How many rows ``_split_usable`` left out: ``{category: {status: n}}``.
+
+    The category (one of ``EXCLUSION_REASONS``) says which test a row failed, the
+    status says why: ``{"status not ok": {"error: HTTP 429 after 4 tries": 3},
+    "no value": {"ok": 2}}``. A row without a value or with a non-finite one has
+    status ``ok`` (its runner saw nothing wrong), which the nesting keeps visible.
+    """
+    if "excluded_because" not in rejected.columns or rejected.empty:
         return {}
-    return {str(k): int(n) for k, n in rejected.groupby("excluded_because").size().items()}
+    counts: dict[str, dict[str, int]] = {}
+    for (category, status), n in rejected.groupby(["excluded_because", "status"]).size().items():
+        counts.setdefault(str(category), {})[str(status)] = int(n)
+    return {c: counts[c] for c in EXCLUSION_REASONS if c in counts}
 
 
 def _count_by_generator(rejected: pd.DataFrame) -> dict[str, int]:
@@ -257,6 +266,7 @@ def tab_gen(
     if labels is None:
         notes.append("no labels given: success is NaN")
     excluded["labels"] = _count_by_generator(label_rejected)
+    excluded["label_reasons"] = exclusion_reasons(label_rejected)
     judge_sums, ratings_ok = _role_judge_sums(ratings, prompts, j_dimensions, notes, excluded)
 
     if generators is None:
@@ -329,6 +339,7 @@ def _role_judge_sums(
 ) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     ratings_ok, ratings_rejected = _split_usable(ratings, RATINGS, "score", "given to a table")
     excluded["ratings"] = _count_by_generator(ratings_rejected)
+    excluded["rating_reasons"] = exclusion_reasons(ratings_rejected)
     if ratings is None:
         notes.append("no ratings given: d_j, j_aa NaN")
         return None, ratings_ok
@@ -493,7 +504,7 @@ def _ground_truth(
         usable = usable.assign(selected=usable["selected"].mask(ties, tie_as))
     y = usable.set_index(PAIR_KEY)["selected"].astype("int64")
     record = {"n": int(len(y)), "ties": int(ties.sum()), "ties_removed": tie_as is None,
-              "excluded": _count_by_generator(rejected),
+              "excluded": _count_by_generator(rejected), "excluded_because": exclusion_reasons(rejected),
               "generators": sorted(set(usable["generator"]))}
     return y, record
 
@@ -531,7 +542,7 @@ def _judge_predictions(
     joined = usable.set_index(PAIR_KEY)[["selected"]].join(truth.rename("y"), how="inner")
     pred = joined["selected"].eq(1).to_numpy(dtype=np.int64)  # a tie counts as I_o
     record = {"kind": "judge", "ties_as_original": int(joined["selected"].eq(-1).sum()),
-              "excluded": _count_by_generator(rejected)}
+              "excluded": _count_by_generator(rejected), "excluded_because": exclusion_reasons(rejected)}
     return joined["y"].to_numpy(dtype=np.int64), pred, record
 
 
@@ -620,6 +631,7 @@ def tab_align_p(
     judge_sums, _ = _role_judge_sums(ratings, prompts, j_dimensions, notes, excluded)
     label_ok, label_rejected = _split_usable(labels, LABELS, "selected", "given to tab_align_p")
     excluded["labels"] = _count_by_generator(label_rejected)
+    excluded["label_reasons"] = exclusion_reasons(label_rejected)
     if labels is None:
         notes.append("no labels given: mcnemar columns NaN")
     else:
