@@ -31,8 +31,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[models,dev]'
 	touch $(STAMP)
 
+# through `widespectrum run`, so a demo killed midway resumes on the next `make demo`
 demo: install
-	$(BIN)/snakemake --cores $(CORES) --configfile config/demo.yaml
+	$(BIN)/widespectrum run --cores $(CORES) --configfile config/demo.yaml
 
 test: install slurm-deps lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
