@@ -12,20 +12,6 @@ import pytest
 from scipy import stats as scipy_stats
 from sklearn.metrics import f1_score
 
-from widespectrum.analysis.experiments import (
-    fig_diff,
-    fig_emotion_bias,
-    fig_slopes,
-    human_agreement,
-    judge_validation,
-    tab_critical_selection,
-    tab_critical_test,
-    tab_emotion,
-    tab_emotion_gen,
-    tab_img2img,
-    tab_real_arts,
-    tab_vsf,
-)
 from widespectrum.analysis.stats import bootstrap_rows
 from widespectrum.contracts import (
     ART_SCORES,
@@ -38,6 +24,16 @@ from widespectrum.contracts import (
     SCORES,
 )
 from widespectrum.contracts import write_table
+from widespectrum.experiments.art.analysis import tab_real_arts
+from widespectrum.experiments.ava.analysis import fig_diff
+from widespectrum.experiments.critical.analysis import tab_critical_selection, tab_critical_test
+from widespectrum.experiments.emotion.analysis import fig_emotion_bias, tab_emotion
+from widespectrum.experiments.emotion_generation.analysis import tab_emotion_gen
+from widespectrum.experiments.human.analysis import human_agreement
+from widespectrum.experiments.img2img.analysis import tab_img2img
+from widespectrum.experiments.slopes.analysis import fig_slopes
+from widespectrum.experiments.validation.analysis import judge_validation
+from widespectrum.experiments.vsf.analysis import tab_vsf
 from widespectrum.experiments.img2img.selection import select_img2img_inputs
 from widespectrum.layout import experiment_scores
 from widespectrum.tables.build import compute_table
