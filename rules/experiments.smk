@@ -29,7 +29,7 @@ rule experiment_released_scores:
     input:
         item_table=run(L.experiment_items("{experiment}")),
     output:
-        run(L.experiment_file("{experiment}", "released_scores.parquet")),
+        run(L.experiment_released_scores("{experiment}")),
     log:
         run(L.log(L.experiment_step("{experiment}", "released_scores"))),
     conda:

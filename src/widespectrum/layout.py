@@ -151,6 +151,11 @@ def experiment_scores(experiment: str, reward: str) -> str:
     return _spell("experiments/{experiment}/scores/{reward}.parquet", experiment=experiment, reward=reward)
 
 
+def experiment_released_scores(experiment: str) -> str:
+    """The scores a released set carries for an experiment's items, written without a model."""
+    return _spell("experiments/{experiment}/released_scores.parquet", experiment=experiment)
+
+
 def experiment_file(experiment: str, name: str) -> str:
     """Another file of an experiment, named with its suffix (``leaderboard.json``, ``pred.parquet``)."""
     return _spell("experiments/{experiment}/{experiment_file}", experiment=experiment, experiment_file=name)
