@@ -9,13 +9,13 @@ rule experiment_items:
     output:
         item_table=run(L.experiment_items("{experiment}")),
         images=directory(run(L.experiment_item_images("{experiment}"))),
-        provenance=run(L.provenance("experiments/{experiment}/items")),
+        provenance=run(L.provenance(L.experiment_step("{experiment}", "items"))),
     log:
-        run(L.log("experiments/{experiment}/items")),
+        run(L.log(L.experiment_step("{experiment}", "items"))),
     conda:
         "../envs/models.yaml"
     benchmark:
-        run(L.benchmark("experiments/{experiment}/items"))
+        run(L.benchmark(L.experiment_step("{experiment}", "items")))
     params:
         spec=experiment_item_spec,
     wildcard_constraints:
@@ -29,13 +29,13 @@ rule experiment_released_scores:
     input:
         item_table=run(L.experiment_items("{experiment}")),
     output:
-        run(L.experiment_file("{experiment}", "released_scores.parquet")),
+        run(L.experiment_released_scores("{experiment}")),
     log:
-        run(L.log("experiments/{experiment}/released_scores")),
+        run(L.log(L.experiment_step("{experiment}", "released_scores"))),
     conda:
         "../envs/models.yaml"
     benchmark:
-        run(L.benchmark("experiments/{experiment}/released_scores"))
+        run(L.benchmark(L.experiment_step("{experiment}", "released_scores")))
     params:
         released_scores=lambda wildcards: EXPERIMENTS[wildcards.experiment].spec(config).get("released_scores"),
     wildcard_constraints:
@@ -51,11 +51,11 @@ rule experiment_prompts:
     output:
         run(L.experiment_prompts("{experiment}")),
     log:
-        run(L.log("experiments/{experiment}/prompts")),
+        run(L.log(L.experiment_step("{experiment}", "prompts"))),
     conda:
         "../envs/models.yaml"
     benchmark:
-        run(L.benchmark("experiments/{experiment}/prompts"))
+        run(L.benchmark(L.experiment_step("{experiment}", "prompts")))
     params:
         spec=experiment_prompt_spec,
     wildcard_constraints:
@@ -76,13 +76,13 @@ for _name in EXPERIMENT_RELEASED_RENDERS:
         output:
             prompts=run(L.experiment_prompts(_name)),
             manifests=[run(L.experiment_manifest(_name, g)) for g in EXPERIMENT_RENDERS[_name]],
-            provenance=run(L.provenance(f"experiments/{_name}/released_renders")),
+            provenance=run(L.provenance(L.experiment_step(_name, "released_renders"))),
         log:
-            run(L.log(f"experiments/{_name}/released_renders")),
+            run(L.log(L.experiment_step(_name, "released_renders"))),
         conda:
             "../envs/models.yaml"
         benchmark:
-            run(L.benchmark(f"experiments/{_name}/released_renders"))
+            run(L.benchmark(L.experiment_step(_name, "released_renders")))
         params:
             experiment=_name,
             spec={key: ACTIVE[_name].spec(config).get(key) for key in ACTIVE[_name].released_render_keys},
@@ -98,13 +98,13 @@ rule experiment_generate:
         models=offline_models_input("generators", "generator"),
     output:
         manifest=run(L.experiment_manifest("{experiment}", "{generator}")),
-        provenance=run(L.provenance("experiments/{experiment}/generate-{generator}")),
+        provenance=run(L.provenance(L.experiment_step("{experiment}", "generate-{generator}"))),
     log:
-        run(L.log("experiments/{experiment}/generate-{generator}")),
+        run(L.log(L.experiment_step("{experiment}", "generate-{generator}"))),
     conda:
         "../envs/models.yaml"
     benchmark:
-        run(L.benchmark("experiments/{experiment}/generate-{generator}"))
+        run(L.benchmark(L.experiment_step("{experiment}", "generate-{generator}")))
     params:
         settings=lambda wildcards: entry("generators", wildcards.generator),
         seed=config["seed"],
@@ -123,13 +123,13 @@ rule experiment_score:
         unpack(experiment_score_inputs),
     output:
         scores=run(L.experiment_scores("{experiment}", "{reward}")),
-        provenance=run(L.provenance("experiments/{experiment}/score-{reward}")),
+        provenance=run(L.provenance(L.experiment_step("{experiment}", "score-{reward}"))),
     log:
-        run(L.log("experiments/{experiment}/score-{reward}")),
+        run(L.log(L.experiment_step("{experiment}", "score-{reward}"))),
     conda:
         "../envs/models.yaml"
     benchmark:
-        run(L.benchmark("experiments/{experiment}/score-{reward}"))
+        run(L.benchmark(L.experiment_step("{experiment}", "score-{reward}")))
     params:
         spec=experiment_score_spec,
     wildcard_constraints:
@@ -148,11 +148,11 @@ rule experiment_external:
     output:
         run(L.experiment_file("{experiment}", "{name}")),
     log:
-        run(L.log("experiments/{experiment}/{name}")),
+        run(L.log(L.experiment_step("{experiment}", "{name}"))),
     conda:
         "../envs/analysis.yaml"
     benchmark:
-        run(L.benchmark("experiments/{experiment}/{name}"))
+        run(L.benchmark(L.experiment_step("{experiment}", "{name}")))
     wildcard_constraints:
         experiment=one_of(list(EXPERIMENT_EXTERNAL)),
         name=one_of(EXPERIMENT_EXTERNAL_NAMES),

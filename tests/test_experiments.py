@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from itertools import product
@@ -10,22 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
-from sklearn.metrics import f1_score
 
-from widespectrum.analysis.experiments import (
-    fig_diff,
-    fig_emotion_bias,
-    fig_slopes,
-    human_agreement,
-    judge_validation,
-    tab_critical_selection,
-    tab_critical_test,
-    tab_emotion,
-    tab_emotion_gen,
-    tab_img2img,
-    tab_real_arts,
-    tab_vsf,
-)
 from widespectrum.analysis.stats import bootstrap_rows
 from widespectrum.contracts import (
     ART_SCORES,
@@ -38,8 +24,21 @@ from widespectrum.contracts import (
     SCORES,
 )
 from widespectrum.contracts import write_table
+from widespectrum.experiments.art.analysis import tab_real_arts
+from widespectrum.experiments.ava.analysis import fig_diff
+from widespectrum.experiments.critical.analysis import tab_critical_selection, tab_critical_test
+from widespectrum.experiments.emotion.analysis import fig_emotion_bias, tab_emotion
+from widespectrum.experiments.emotion_generation.analysis import tab_emotion_gen
+from widespectrum.experiments.human.analysis import human_agreement
+from widespectrum.experiments.img2img.analysis import tab_img2img
+from widespectrum.experiments.slopes.analysis import fig_slopes
+from widespectrum.experiments.validation.analysis import judge_validation
+from widespectrum.experiments.vsf.analysis import tab_vsf
+from widespectrum.experiments import EXPERIMENTS
 from widespectrum.experiments.img2img.selection import select_img2img_inputs
 from widespectrum.layout import experiment_scores
+from widespectrum.numbers import table_config_keys
+from widespectrum.runconfig import load_run
 from widespectrum.tables.build import compute_table
 from widespectrum.prompts.dimensions import DIMENSIONS
 
@@ -738,3 +737,218 @@ def test_judge_validation_by_hand_with_half_to_even_rounding():
     only_middle = judge_validation(pred.iloc[2:5], truth.iloc[2:5])
     assert only_middle.frame.iloc[0]["wmae"] == pytest.approx(only_middle.frame.iloc[0]["mae"])
     assert any("class(es) [0, 2]" in note for note in only_middle.notes)
+
+
+# ---------------------------------------------------------------- what the rendered-and-scored experiments declare
+
+# Recorded from the declarations as they stood before base.Experiment gave them their defaults
+# (renders_key, rewards_key, benchmark_runs, run_reward_roles): the defaults must declare the same.
+DECLARED = {
+    ("config/demo.yaml", "img2img"): {
+        "outputs": [],
+        "render_generators": [],
+        "scored_rewards": [],
+        "named_entries": [],
+        "score_inputs": {
+            "manifests": [],
+        },
+        "tables": {
+            "tab_img2img": {
+                "requires": {
+                    "prompts": ["prompts/prompts.parquet"],
+                    "scores": ["scores/aesthetic/tiny-flux-img2img.parquet"],
+                    "labels": [],
+                    "ratings": ["ratings/probe-rater/tiny-flux-img2img.parquet"],
+                },
+                "keys": [
+                    "experiments.img2img",
+                    "img2img.generators",
+                    "roles.hpsv3",
+                    "roles.rater",
+                ],
+            },
+        },
+    },
+    ("config/demo.yaml", "vsf"): {
+        "outputs": [],
+        "render_generators": [],
+        "scored_rewards": [],
+        "named_entries": [],
+        "score_inputs": {
+            "manifests": [],
+        },
+        "tables": {
+            "tab_vsf": {
+                "requires": {
+                    "prompts": ["prompts/prompts.parquet"],
+                    "scores": [
+                        "scores/aesthetic/tiny-flux-vsf.parquet",
+                        "scores/aesthetic/tiny-flux-nag.parquet",
+                        "scores/tiny-blip/tiny-flux-vsf.parquet",
+                        "scores/tiny-blip/tiny-flux-nag.parquet",
+                    ],
+                    "labels": [],
+                    "ratings": [
+                        "ratings/probe-rater/tiny-flux-vsf.parquet",
+                        "ratings/probe-rater/tiny-flux-nag.parquet",
+                    ],
+                },
+                "keys": [
+                    "experiments.vsf",
+                    "roles.blip",
+                    "roles.hpsv3",
+                    "roles.rater",
+                    "vsf.variants",
+                ],
+            },
+        },
+    },
+    ("config/demo.yaml", "ava"): {
+        "outputs": ["experiments/ava/scores/aesthetic.parquet"],
+        "render_generators": ["oracle"],
+        "scored_rewards": ["aesthetic"],
+        "named_entries": [
+            ("experiments.ava.generator", "oracle", "generators"),
+            ("experiments.ava.reward", "aesthetic", "rewards"),
+        ],
+        "score_inputs": {
+            "item_table": "experiments/ava/items.parquet",
+            "prompts": "experiments/ava/prompts.parquet",
+            "manifests": ["experiments/ava/images/oracle/manifest.parquet"],
+        },
+        "tables": {
+            "fig_diff": {
+                "requires": {
+                    "scores": ["experiments/ava/scores/aesthetic.parquet"],
+                },
+                "keys": ["experiments"],
+            },
+        },
+    },
+    ("config/config.yaml", "img2img"): {
+        "outputs": [],
+        "render_generators": [],
+        "scored_rewards": [],
+        "named_entries": [],
+        "score_inputs": {
+            "manifests": [],
+        },
+        "tables": {
+            "tab_img2img": {
+                "requires": {
+                    "prompts": ["prompts/prompts.parquet"],
+                    "scores": [
+                        "scores/hpsv3/flux-krea-img2img.parquet",
+                        "scores/hpsv3/danceflux-img2img.parquet",
+                    ],
+                    "labels": [],
+                    "ratings": [
+                        "ratings/qwen3-vl-4b-rater/flux-krea-img2img.parquet",
+                        "ratings/qwen3-vl-4b-rater/danceflux-img2img.parquet",
+                    ],
+                },
+                "keys": [
+                    "experiments.img2img",
+                    "img2img.generators",
+                    "roles.hpsv3",
+                    "roles.rater",
+                ],
+            },
+        },
+    },
+    ("config/config.yaml", "vsf"): {
+        "outputs": [],
+        "render_generators": [],
+        "scored_rewards": [],
+        "named_entries": [],
+        "score_inputs": {
+            "manifests": [],
+        },
+        "tables": {
+            "tab_vsf": {
+                "requires": {
+                    "prompts": ["prompts/prompts.parquet"],
+                    "scores": [
+                        "scores/hpsv3/danceflux-vsf-2.parquet",
+                        "scores/hpsv3/danceflux-vsf-3.parquet",
+                        "scores/hpsv3/flux-dev-vsf-2.parquet",
+                        "scores/hpsv3/flux-krea-vsf-2.parquet",
+                        "scores/hpsv3/danceflux-nag-10.parquet",
+                        "scores/hpsv3/danceflux-nag-15.parquet",
+                        "scores/hpsv3/flux-krea-nag-4.parquet",
+                        "scores/hpsv3/flux-krea-nag-10.parquet",
+                        "scores/blip-l/danceflux-vsf-2.parquet",
+                        "scores/blip-l/danceflux-vsf-3.parquet",
+                        "scores/blip-l/flux-dev-vsf-2.parquet",
+                        "scores/blip-l/flux-krea-vsf-2.parquet",
+                        "scores/blip-l/danceflux-nag-10.parquet",
+                        "scores/blip-l/danceflux-nag-15.parquet",
+                        "scores/blip-l/flux-krea-nag-4.parquet",
+                        "scores/blip-l/flux-krea-nag-10.parquet",
+                    ],
+                    "labels": [],
+                    "ratings": [
+                        "ratings/qwen3-vl-4b-rater/danceflux-vsf-2.parquet",
+                        "ratings/qwen3-vl-4b-rater/danceflux-vsf-3.parquet",
+                        "ratings/qwen3-vl-4b-rater/flux-dev-vsf-2.parquet",
+                        "ratings/qwen3-vl-4b-rater/flux-krea-vsf-2.parquet",
+                        "ratings/qwen3-vl-4b-rater/danceflux-nag-10.parquet",
+                        "ratings/qwen3-vl-4b-rater/danceflux-nag-15.parquet",
+                        "ratings/qwen3-vl-4b-rater/flux-krea-nag-4.parquet",
+                        "ratings/qwen3-vl-4b-rater/flux-krea-nag-10.parquet",
+                    ],
+                },
+                "keys": [
+                    "experiments.vsf",
+                    "roles.blip",
+                    "roles.hpsv3",
+                    "roles.rater",
+                    "vsf.variants",
+                ],
+            },
+        },
+    },
+    ("config/config.yaml", "ava"): {
+        "outputs": ["experiments/ava/scores/hpsv3.parquet"],
+        "render_generators": ["z-image-turbo"],
+        "scored_rewards": ["hpsv3"],
+        "named_entries": [
+            ("experiments.ava.generator", "z-image-turbo", "generators"),
+            ("experiments.ava.reward", "hpsv3", "rewards"),
+        ],
+        "score_inputs": {
+            "item_table": "experiments/ava/items.parquet",
+            "prompts": "experiments/ava/prompts.parquet",
+            "manifests": ["experiments/ava/images/z-image-turbo/manifest.parquet"],
+        },
+        "tables": {
+            "fig_diff": {
+                "requires": {
+                    "scores": ["experiments/ava/scores/hpsv3.parquet"],
+                },
+                "keys": ["experiments"],
+            },
+        },
+    },
+}
+
+
+@functools.cache
+def _run_config(path):
+    return load_run(path)
+
+
+@pytest.mark.parametrize("config_file,name", list(DECLARED))
+def test_rendered_and_scored_experiments_declare_what_they_did(repo_root, config_file, name):
+    config = _run_config(repo_root / config_file)
+    experiment = EXPERIMENTS[name]
+    declared = {
+        "outputs": experiment.outputs(config),
+        "render_generators": experiment.render_generators(config),
+        "scored_rewards": experiment.scored_rewards(config),
+        "named_entries": experiment.named_entries(config),
+        "score_inputs": experiment.score_inputs(config),
+        "tables": {table: {"requires": spec.requires(config), "keys": table_config_keys(spec, config)}
+                   for table, spec in experiment.tables.items()},
+    }
+    assert declared == DECLARED[(config_file, name)]

@@ -100,7 +100,7 @@ def test_contract_paths_are_those_of_the_results_readme(repo_root):
 
 
 def test_demo_human_files_are_the_stand_in_builder_output_and_fit_the_contract(repo_root, tmp_path):
-    from widespectrum.analysis.experiments import human_agreement
+    from widespectrum.experiments.human.analysis import human_agreement
     from widespectrum.demo.human_answers import write_demo_human_files
     from widespectrum.experiments import EXPERIMENTS
     from widespectrum.experiments.references import read_reference_file

@@ -16,7 +16,10 @@ from pathlib import Path
 RUN_SPEC = "run.yaml"
 PROMPTS = "prompts/prompts.parquet"
 OFFLINE_MODELS = "models/offline_models.json"
-AUDIT = "audit/audit.md"
+AUDIT_DIR = "audit"
+# the manifest of one generator's images, beside them
+MANIFEST_FILE = "manifest.parquet"
+PROVENANCE_DIR = "provenance"
 REPRODUCTION_REPORT = "reproduction_report"  # .md and .csv
 NUMBERS_JSON = "numbers.json"
 NUMBERS_TEX = "numbers.tex"
@@ -42,31 +45,42 @@ def check_name(kind: str, name: object) -> str:
     return text
 
 
+def _spell(template: str, **names: object) -> str:
+    """``template`` filled with ``names``, each checked as one path component; its keyword names its kind."""
+    return template.format(**{kind: check_name(kind.replace("_", " "), name) for kind, name in names.items()})
+
+
 # ---------------------------------------------------------------- the main benchmark
 
 def chunk_dir(generator: str, chunk: str | int) -> str:
-    check_name("generator", generator)
-    return f"images/{generator}/chunk-{chunk}"
+    return _spell("images/{generator}/chunk-{chunk}", generator=generator, chunk=chunk)
+
+
+def manifest_in(image_dir: str | os.PathLike) -> Path:
+    """The manifest a generation job writes beside its chunk's (or its img2img run's) PNGs."""
+    return Path(image_dir) / MANIFEST_FILE
 
 
 def manifest(generator: str) -> str:
-    check_name("generator", generator)
-    return f"images/{generator}/manifest.parquet"
+    return _spell("images/{generator}/" + MANIFEST_FILE, generator=generator)
+
+
+def released_image(generator: str, prompt_id: str, image_kind: str) -> str:
+    """A released benchmark image, written as a PNG of the run."""
+    return _spell("images/{generator}/released/{prompt_id}_{image_kind}.png", generator=generator,
+                  prompt_id=prompt_id, image_kind=image_kind)
 
 
 def scores(reward: str, generator: str) -> str:
-    check_name("reward", reward), check_name("generator", generator)
-    return f"scores/{reward}/{generator}.parquet"
+    return _spell("scores/{reward}/{generator}.parquet", reward=reward, generator=generator)
 
 
 def labels(judge: str, generator: str) -> str:
-    check_name("judge", judge), check_name("generator", generator)
-    return f"judgements/{judge}/{generator}.parquet"
+    return _spell("judgements/{judge}/{generator}.parquet", judge=judge, generator=generator)
 
 
 def ratings(rater: str, generator: str) -> str:
-    check_name("rater", rater), check_name("generator", generator)
-    return f"ratings/{rater}/{generator}.parquet"
+    return _spell("ratings/{rater}/{generator}.parquet", rater=rater, generator=generator)
 
 
 def stage_of(relative: str) -> str:
@@ -79,21 +93,26 @@ def owner_of(relative: str) -> str:
     return relative.split("/")[1]
 
 
+def audit(suffix: str = "md") -> str:
+    """The released-data audit (``.md``, ``.csv``, ``.json``)."""
+    return _spell(AUDIT_DIR + "/audit.{suffix}", suffix=suffix)
+
+
+AUDIT = audit("md")  # the audit file the DAG asks for
+
+
 # ---------------------------------------------------------------- tables, figures, notebooks
 
 def table(name: str, suffix: str = "csv") -> str:
-    check_name("table", name)
-    return f"tables/{name}.{suffix}"
+    return _spell("tables/{table}.{suffix}", table=name, suffix=suffix)
 
 
 def figure(name: str, suffix: str = "pdf") -> str:
-    check_name("figure", name)
-    return f"figures/{name}.{suffix}"
+    return _spell("figures/{figure}.{suffix}", figure=name, suffix=suffix)
 
 
 def notebook(name: str) -> str:
-    check_name("notebook", name)
-    return f"notebooks/{name}.ipynb"
+    return _spell("notebooks/{notebook}.ipynb", notebook=name)
 
 
 def report(suffix: str = "md") -> str:
@@ -108,39 +127,44 @@ def explain_listing(key: str) -> str:
 # ---------------------------------------------------------------- side experiments
 
 def experiment_dir(experiment: str) -> str:
-    check_name("experiment", experiment)
-    return f"experiments/{experiment}"
+    return _spell("experiments/{experiment}", experiment=experiment)
 
 
 def experiment_items(experiment: str) -> str:
-    check_name("experiment", experiment)
-    return f"experiments/{experiment}/items.parquet"
+    return _spell("experiments/{experiment}/items.parquet", experiment=experiment)
 
 
 def experiment_item_images(experiment: str) -> str:
-    check_name("experiment", experiment)
-    return f"experiments/{experiment}/item_images"
+    return _spell("experiments/{experiment}/item_images", experiment=experiment)
 
 
 def experiment_prompts(experiment: str) -> str:
-    check_name("experiment", experiment)
-    return f"experiments/{experiment}/prompts.parquet"
+    return _spell("experiments/{experiment}/prompts.parquet", experiment=experiment)
 
 
 def experiment_manifest(experiment: str, generator: str) -> str:
-    check_name("experiment", experiment), check_name("generator", generator)
-    return f"experiments/{experiment}/images/{generator}/manifest.parquet"
+    return _spell("experiments/{experiment}/images/{generator}/" + MANIFEST_FILE, experiment=experiment,
+                  generator=generator)
 
 
 def experiment_scores(experiment: str, reward: str) -> str:
-    check_name("experiment", experiment), check_name("reward", reward)
-    return f"experiments/{experiment}/scores/{reward}.parquet"
+    return _spell("experiments/{experiment}/scores/{reward}.parquet", experiment=experiment, reward=reward)
+
+
+def experiment_released_scores(experiment: str) -> str:
+    """The scores a released set carries for an experiment's items, written without a model."""
+    return _spell("experiments/{experiment}/released_scores.parquet", experiment=experiment)
 
 
 def experiment_file(experiment: str, name: str) -> str:
     """Another file of an experiment, named with its suffix (``leaderboard.json``, ``pred.parquet``)."""
-    check_name("experiment", experiment), check_name("experiment file", name)
-    return f"experiments/{experiment}/{name}"
+    return _spell("experiments/{experiment}/{experiment_file}", experiment=experiment, experiment_file=name)
+
+
+def experiment_step(experiment: str, step: str) -> str:
+    """The name of one of an experiment's jobs (``items``, ``score-{reward}``), for its ``log``, ``benchmark``
+    and ``provenance``; ``step`` may hold a rule's wildcards inside it, so only the experiment is checked."""
+    return f"{experiment_dir(experiment)}/{step}"
 
 
 # ---------------------------------------------------------------- what every job leaves beside its outputs
@@ -154,4 +178,4 @@ def benchmark(step: str) -> str:
 
 
 def provenance(step: str) -> str:
-    return f"provenance/{step}.json"
+    return f"{PROVENANCE_DIR}/{step}.json"

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from . import layout
 from .contracts import write_text
 
 ID_KEYS = ("model_id", "repo_id", "repo", "checkpoint_repo", "dataset")
@@ -88,7 +89,7 @@ def collect_revisions(provenance_dir: str | Path) -> dict[str, str]:
 def write_lock(run_dir: str | Path, lock_path: str | Path) -> dict[str, Any]:
     """Write the lock of the run in ``run_dir`` to ``lock_path``; return what was written."""
     run_dir = Path(run_dir)
-    revisions = collect_revisions(run_dir / "provenance")
+    revisions = collect_revisions(layout.join(run_dir, layout.PROVENANCE_DIR))
     if not revisions:
         raise LockError(f"no job of {run_dir} recorded a resolved hub revision")
     lock = {"run": run_dir.name, "revisions": revisions}

@@ -304,7 +304,7 @@ def _models_of(component: Mapping) -> list[dict[str, Any]]:
 
 def upstream_provenance(run_dir: Path, spec, input_paths: Iterable[str]) -> list[dict[str, Any]]:
     """The provenance records of the jobs whose outputs a table read, summarised."""
-    folder = run_dir / "provenance"
+    folder = layout.join(run_dir, layout.PROVENANCE_DIR)
     if not folder.is_dir():
         return []
     jobs, generators = _jobs_of_inputs(input_paths)
@@ -312,7 +312,7 @@ def upstream_provenance(run_dir: Path, spec, input_paths: Iterable[str]) -> list
     for path in sorted(folder.rglob("*.json")):
         rel = path.relative_to(folder).as_posix()
         step = rel.removesuffix(".json")
-        mine = (step.startswith(f"experiments/{spec.experiment}/") if spec.experiment
+        mine = (step.startswith(layout.experiment_step(spec.experiment, "")) if spec.experiment
                 else step in jobs or (step.startswith("generate/") and step.removeprefix("generate/").rsplit("-", 1)[0]
                                       in generators))
         if not mine:

@@ -105,7 +105,7 @@ def released_prompts(spec: dict, n: int, runtime: Runtime) -> pd.DataFrame:
 def generate_chunk(config: dict, generator: str, chunk: int, prompts_file: str | Path,
                    image_dir: str | Path, provenance_file: str | Path,
                    threads: int | None = None) -> pd.DataFrame:
-    """Generate one chunk of pairs; write PNGs and ``manifest.parquet`` into ``image_dir``."""
+    """Generate one chunk of pairs; write PNGs and their manifest (``layout.manifest_in``) into ``image_dir``."""
     from .generation.runner import build_requests, chunk_of, run_generation
 
     reg = load_registry(config)
@@ -122,7 +122,7 @@ def generate_chunk(config: dict, generator: str, chunk: int, prompts_file: str |
     relative_dir = Path(image_dir).resolve().relative_to(run_dir.resolve()).as_posix()
     Path(image_dir).mkdir(parents=True, exist_ok=True)
     manifest = run_generation(model, requests, run_dir, relative_dir)
-    contracts.write_table(manifest, Path(image_dir) / "manifest.parquet", contracts.MANIFEST)
+    contracts.write_table(manifest, layout.manifest_in(image_dir), contracts.MANIFEST)
     contracts.write_json(provenance_file, provenance.record(
         config, {"kind": "generator", "name": generator, **model.provenance()},
         chunk=chunk, images=len(manifest), failed=int((manifest["status"] != contracts.OK).sum())))
@@ -132,7 +132,7 @@ def generate_chunk(config: dict, generator: str, chunk: int, prompts_file: str |
 def merge_manifests(chunk_dirs: list[str | Path], output: str | Path) -> pd.DataFrame:
     from .generation.runner import merge_manifests as merge
 
-    frame = merge([contracts.read_table(Path(d) / "manifest.parquet", contracts.MANIFEST) for d in chunk_dirs])
+    frame = merge([contracts.read_table(layout.manifest_in(d), contracts.MANIFEST) for d in chunk_dirs])
     contracts.write_table(frame, output, contracts.MANIFEST)
     return frame
 
@@ -207,7 +207,7 @@ def ingest_released(config: dict, expected_outputs: list[str | Path], threads: i
     converted = convert_benchmark(table, spec)
     manifests = write_images(table, spec, run_dir, converted) if spec.images else None
     write_converted(converted, run_dir, manifests)
-    write_audit(audit_benchmark(table, converted, spec), run_dir / "audit")
+    write_audit(audit_benchmark(table, converted, spec), layout.join(run_dir, layout.AUDIT_DIR))
     # the contract of each stage folder the ingest writes into
     schemas = {"scores": contracts.SCORES, "judgements": contracts.LABELS, "ratings": contracts.RATINGS,
                "images": contracts.MANIFEST, "prompts": contracts.PROMPTS}
@@ -251,7 +251,7 @@ def generate_img2img(config: dict, generator: str, source_manifest: str | Path, 
     originals = inputs.loc[chosen].reset_index().assign(generator=generator, image_kind="o")
     manifest = contracts.concat_validated([originals[contracts.MANIFEST.names], outputs], contracts.MANIFEST)
     manifest = manifest.sort_values(["prompt_id", "image_kind"], kind="stable").reset_index(drop=True)
-    contracts.write_table(manifest, Path(image_dir) / "manifest.parquet", contracts.MANIFEST)
+    contracts.write_table(manifest, layout.manifest_in(image_dir), contracts.MANIFEST)
     contracts.write_json(provenance_file, provenance.record(
         config, {"kind": "img2img generator", "name": generator, "source": spec["source"], **model.provenance()},
         inputs=len(chosen), threshold=spec["threshold"]))

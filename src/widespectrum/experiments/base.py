@@ -26,11 +26,17 @@ from typing import Any
 import yaml
 
 from .. import layout
+from ..tables.benchmark import pair_inputs
 from ..tables.spec import TableSpec
 
 # A block's keys that name registry entries, and the registry kind they name.
 ENTRY_KEYS = {"generators": "generators", "generator": "generators", "pair": "generators",
               "rewards": "rewards", "reward": "rewards", "blip_reward": "rewards"}
+
+
+def _names(value: str | list[str]) -> list[str]:
+    """A block key's registry names: one name or a list."""
+    return [value] if isinstance(value, str) else list(value)
 
 
 class Experiment:
@@ -41,8 +47,16 @@ class Experiment:
     """
 
     name: str
-    # Where the block lives: under ``experiments:`` (most) or at the config's top (vsf, img2img).
+    # Where the block lives: under ``experiments:`` (most) or at the config's top (vsf, img2img),
+    # for experiments whose generators are runs of the main benchmark (``benchmark_runs``).
     top_level: bool = False
+    # The block keys naming the generators that render its prompts and the rewards that score
+    # its pictures (one name or a list), when that is all ``render_generators`` and
+    # ``scored_rewards`` say; None: it renders nothing, or nothing is scored by its own jobs.
+    renders_key: str | None = None
+    rewards_key: str | None = None
+    # The roles whose rewards score its ``benchmark_runs``.
+    run_reward_roles: tuple[str, ...] = ()
     tables: Mapping[str, TableSpec] = {}
     # The block's keys whose change must rebuild its items and prompts (Snakemake params).
     item_keys: tuple[str, ...] = ("source", "n_items", "size", "released")
@@ -81,6 +95,8 @@ class Experiment:
 
     def named_entries(self, config: Mapping) -> list[tuple[str, str, str]]:
         """(config key, registry name, registry kind) of every generator and reward the block runs."""
+        if self.top_level:
+            return []  # its generators are the run's, checked with them (config.all_generators)
         spec = self.spec(config) or {}
         named = []
         for key, kind in ENTRY_KEYS.items():
@@ -95,7 +111,8 @@ class Experiment:
 
     def render_generators(self, config: Mapping) -> list[str]:
         """Generators that render its prompts (or whose pictures a released set provides)."""
-        return []
+        spec = self.spec(config) if self.renders_key else None
+        return _names(spec[self.renders_key]) if spec else []
 
     def renders_released(self, config: Mapping) -> bool:
         """Its 'renders' are a released set's pictures, filed as renders, not generated here."""
@@ -111,7 +128,21 @@ class Experiment:
 
     def scored_rewards(self, config: Mapping) -> list[str]:
         """Rewards its score jobs run."""
+        return _names(self.block(config)[self.rewards_key]) if self.rewards_key else []
+
+    def benchmark_runs(self, config: Mapping) -> list[str]:
+        """Generators of its own that the main benchmark's rules render, score and rate (vsf, img2img)."""
         return []
+
+    def benchmark_run_files(self, config: Mapping) -> dict[str, list[str]]:
+        """The main contracts' files of its ``benchmark_runs``: the scores of each ``run_reward_roles``
+        reward, the rater's ratings and the prompts (a table's ``requires``)."""
+        runs = self.benchmark_runs(config)
+        roles = config["roles"]
+        rewards = list(dict.fromkeys(roles[r] for r in self.run_reward_roles if roles.get(r)))
+        raters = [roles["rater"]] if roles.get("rater") else []
+        return pair_inputs(scores=[(r, g) for r in rewards for g in runs],
+                           ratings=[(r, g) for r in raters for g in runs])
 
     def score_inputs(self, config: Mapping) -> dict[str, Any]:
         """Run paths a score job reads: ``item_table``, ``prompts``, ``manifests`` (a list)."""
@@ -139,15 +170,18 @@ class Experiment:
         """Rewards whose scores a released set carries, written without a model."""
         return []
 
+    def score_files(self, config: Mapping) -> list[str]:
+        """Its score tables: one per scored reward, then the released scores when a released set carries some."""
+        files = [layout.experiment_scores(self.name, r) for r in self.scored_rewards(config)]
+        if self.released_score_rewards(config):
+            files.append(layout.experiment_released_scores(self.name))
+        return files
+
     def outputs(self, config: Mapping) -> list[str]:
         """Every data file it produces that a table reads."""
         if self.spec(config) is None:
             return []
-        files = [layout.experiment_scores(self.name, r) for r in self.scored_rewards(config)]
-        if self.released_score_rewards(config):
-            files.append(layout.experiment_file(self.name, "released_scores.parquet"))
-        files += [layout.experiment_file(self.name, f) for f in self.external_files(config)]
-        return files
+        return self.score_files(config) + [layout.experiment_file(self.name, f) for f in self.external_files(config)]
 
     # ------------------------------------------------------------ steps (run in jobs; heavy modules load here)
 

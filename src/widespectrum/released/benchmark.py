@@ -48,6 +48,7 @@ import pandas as pd
 import pyarrow as pa
 from tqdm import tqdm
 
+from .. import layout
 from ..config import ConfigError
 from ..errors import SetupError
 from ..contracts import (
@@ -661,11 +662,6 @@ def _as_table(chunk: Any) -> Table:
 
 # ------------------------------------------------------------ writing
 
-def image_path(generator: str, prompt_id: str, image_kind: str) -> str:
-    """PNG path of a released image, relative to the run folder."""
-    return f"images/{generator}/released/{prompt_id}_{image_kind}.png"
-
-
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -735,7 +731,7 @@ def write_images(table: Table, spec: ReleasedSpec, run_dir: str | os.PathLike,
                 if exclude and getattr(pair, f"placeholder_{kind}"):
                     window.append((pair, kind, None))
                 else:
-                    relative = image_path(pair.generator, pair.prompt_id, kind)
+                    relative = layout.released_image(pair.generator, pair.prompt_id, kind)
                     window.append((pair, kind, pool.submit(_write_image, value, run_dir, relative)))
                 drain(limit)
         drain(0)
@@ -760,17 +756,17 @@ def write_converted(converted: ReleasedBenchmark, run_dir: str | os.PathLike,
                     manifests: Mapping[str, pd.DataFrame] | None = None) -> list[Path]:
     """Write the converted frames in the run-folder layout of ``contracts``."""
     run_dir = Path(run_dir)
-    written = [write_table(converted.prompts, run_dir / "prompts" / "prompts.parquet", PROMPTS)]
+    written = [write_table(converted.prompts, layout.join(run_dir, layout.PROMPTS), PROMPTS)]
     for (reward, generator), frame in converted.scores.groupby(["reward", "generator"], sort=True):
-        written.append(write_table(frame, run_dir / "scores" / reward / f"{generator}.parquet", SCORES))
+        written.append(write_table(frame, layout.join(run_dir, layout.scores(reward, generator)), SCORES))
     for judge, labels in converted.labels.items():
         for generator, frame in labels.groupby("generator", sort=True):
-            written.append(write_table(frame, run_dir / "judgements" / judge / f"{generator}.parquet", LABELS))
+            written.append(write_table(frame, layout.join(run_dir, layout.labels(judge, generator)), LABELS))
     if converted.rater is not None:
         for generator, frame in converted.ratings.groupby("generator", sort=True):
-            written.append(write_table(frame, run_dir / "ratings" / converted.rater / f"{generator}.parquet",
+            written.append(write_table(frame, layout.join(run_dir, layout.ratings(converted.rater, generator)),
                                        RATINGS))
     for generator, frame in (manifests or {}).items():
-        written.append(write_table(frame, run_dir / "images" / generator / "manifest.parquet", MANIFEST))
+        written.append(write_table(frame, layout.join(run_dir, layout.manifest(generator)), MANIFEST))
     logger.info("wrote %d released tables under %s", len(written), run_dir)
     return written

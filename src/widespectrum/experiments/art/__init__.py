@@ -13,15 +13,11 @@ from ...tables.spec import TableSpec
 from ..base import Experiment
 
 LEADERBOARD = "leaderboard.json"
-RELEASED_SCORES = "released_scores.parquet"
 
 
 def _inputs(config):
-    files = [layout.experiment_scores("art", r) for r in EXPERIMENT.scored_rewards(config)]
-    if EXPERIMENT.released_score_rewards(config):
-        files.append(layout.experiment_file("art", RELEASED_SCORES))
     board = [layout.experiment_file("art", LEADERBOARD)] if EXPERIMENT.external_files(config) else []
-    return {"scores": files, "leaderboard": board}
+    return {"scores": EXPERIMENT.score_files(config), "leaderboard": board}
 
 
 class Art(Experiment):

@@ -9,15 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...analysis import experiments as tables
 from ...analysis.stats import bootstrap_ci
 from ...analysis.tables import TableResult
 from ...contracts import ART_SCORES, OK
 from ...tables.benchmark import bootstrap
 from ...tables.inputs import TableInputs
-from . import EXPERIMENT
+from . import EXPERIMENT, analysis
 
-# r's percentile bootstrap interval sits next to r; the rest is analysis.experiments.tab_real_arts's
+# r's percentile bootstrap interval sits next to r; the rest is analysis.tab_real_arts's
 COLUMNS = ["reward", "r", "r_lo", "r_hi", "s", "rank", "leaderboard_month", "model_above",
            "blip_true_captions", "blip_shuffled_captions", "n", "n_blip_true", "n_blip_shuffled"]
 
@@ -41,7 +40,7 @@ def place_artworks(scores: pd.DataFrame | None, *, reward: str, leaderboard: Seq
     printed as the entry's ``display`` name (its first alias in the file).
     """
     entries = [{"model": e["model"], "score": e["score"]} for e in leaderboard]
-    result = tables.tab_real_arts(scores, reward=reward, leaderboard=entries, leaderboard_source=leaderboard_source,
+    result = analysis.tab_real_arts(scores, reward=reward, leaderboard=entries, leaderboard_source=leaderboard_source,
                                   leaderboard_month=leaderboard_month, blip_reward=blip_reward)
     frame = result.frame
     true = np.array([], dtype=np.float64)

@@ -12,12 +12,14 @@ from ..base import Experiment
 
 
 def _scores(config):
-    return {"scores": [layout.experiment_scores("ava", r) for r in EXPERIMENT.scored_rewards(config)]}
+    return {"scores": EXPERIMENT.score_files(config)}
 
 
 class Ava(Experiment):
     name = "ava"
     has_items = True
+    renders_key = "generator"
+    rewards_key = "reward"
     tables = {
         "fig_diff": TableSpec(
             compute="widespectrum.experiments.ava.tables:fig_diff", requires=_scores, experiment="ava",
@@ -25,15 +27,8 @@ class Ava(Experiment):
             caption="mean r(clean render) - r(anti-aesthetic photo) under the anti-aesthetic caption, per class"),
     }
 
-    def render_generators(self, config):
-        spec = self.spec(config)
-        return [spec["generator"]] if spec else []
-
     def prompt_run_inputs(self, config):
         return [layout.experiment_items(self.name)]
-
-    def scored_rewards(self, config):
-        return [self.block(config)["reward"]]
 
     def item_schema(self):
         return self.module("measure").AVA_ITEMS

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...analysis import experiments as tables
 from ...analysis.tables import TableResult
 from ...contracts import AVA_SCORES
 from ...tables.benchmark import bootstrap
 from ...tables.inputs import TableInputs
-from . import EXPERIMENT
+from . import EXPERIMENT, analysis
 
 
 def fig_diff(inputs: TableInputs, config: Mapping) -> TableResult:
-    return tables.fig_diff(inputs.frame("scores", AVA_SCORES), reward=EXPERIMENT.block(config)["reward"],
+    return analysis.fig_diff(inputs.frame("scores", AVA_SCORES), reward=EXPERIMENT.block(config)["reward"],
                            **bootstrap(config))

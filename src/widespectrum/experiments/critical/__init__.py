@@ -7,19 +7,20 @@ pictures come from the authors' set instead of being rendered here.
 
 from __future__ import annotations
 
-from ... import layout
 from ...tables.spec import TableSpec
 from ..base import Experiment
 
 
 def _scores(config):
-    return {"scores": [layout.experiment_scores("critical", r) for r in EXPERIMENT.scored_rewards(config)]}
+    return {"scores": EXPERIMENT.score_files(config)}
 
 
 class Critical(Experiment):
     name = "critical"
     prompt_keys = ("prompts_file", "n_per_topic")
     released_render_keys = ("source", "released", "image_columns", "n_per_topic")
+    renders_key = "pair"
+    rewards_key = "rewards"
     tables = {
         "tab_critical_selection": TableSpec(
             compute="widespectrum.experiments.critical.tables:tab_critical_selection", requires=_scores,
@@ -30,10 +31,6 @@ class Critical(Experiment):
             experiment="critical", section="E10", published="tab_critical_test",
             caption="one-sided Wilcoxon tests of the pair's score differences, per reward"),
     }
-
-    def render_generators(self, config):
-        spec = self.spec(config)
-        return list(spec["pair"]) if spec else []
 
     def renders_released(self, config):
         spec = self.spec(config)
@@ -48,9 +45,6 @@ class Critical(Experiment):
 
     def prompt_inputs(self, config):
         return [self.block(config)["prompts_file"]]
-
-    def scored_rewards(self, config):
-        return list(self.block(config)["rewards"])
 
     def problems(self, config, registry_entries):
         spec, problems = self.block(config), []

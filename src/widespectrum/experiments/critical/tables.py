@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...analysis import experiments as tables
 from ...analysis.tables import TableResult
 from ...contracts import CRITICAL_SCORES
 from ...tables.inputs import TableInputs
-from . import EXPERIMENT
+from . import EXPERIMENT, analysis
 
 
 def tab_critical_selection(inputs: TableInputs, config: Mapping) -> TableResult:
     spec = EXPERIMENT.block(config)
     columns = tuple(spec["columns"]) if spec.get("columns") else None
-    return tables.tab_critical_selection(inputs.frame("scores", CRITICAL_SCORES), pair=tuple(spec["pair"]),
+    return analysis.tab_critical_selection(inputs.frame("scores", CRITICAL_SCORES), pair=tuple(spec["pair"]),
                                          rewards=spec["rewards"], columns=columns)
 
 
 def tab_critical_test(inputs: TableInputs, config: Mapping) -> TableResult:
     spec = EXPERIMENT.block(config)
-    return tables.tab_critical_test(inputs.frame("scores", CRITICAL_SCORES), pair=tuple(spec["pair"]),
+    return analysis.tab_critical_test(inputs.frame("scores", CRITICAL_SCORES), pair=tuple(spec["pair"]),
                                     rewards=spec["rewards"], alternatives=spec.get("alternatives") or {})

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ... import layout
 from ...tables.spec import TableSpec
 from ..base import Experiment
 
 
-RELEASED_SCORES = "released_scores.parquet"
-
-
 def _scores(config: Mapping) -> dict[str, list[str]]:
-    files = [layout.experiment_scores("emotion", r) for r in EXPERIMENT.scored_rewards(config)]
-    if EXPERIMENT.released_score_rewards(config):
-        files.append(layout.experiment_file("emotion", RELEASED_SCORES))
-    return {"scores": files}
+    return {"scores": EXPERIMENT.score_files(config)}
 
 
 class Emotion(Experiment):

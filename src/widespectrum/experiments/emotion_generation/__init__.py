@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import inspect
 
-from ... import layout, registry
+from ... import registry
 from ...tables.spec import TableSpec
 from ..base import Experiment
 
 
 def _scores(config):
-    return {"scores": [layout.experiment_scores("emotion_generation", r) for r in EXPERIMENT.scored_rewards(config)]}
+    return {"scores": EXPERIMENT.score_files(config)}
 
 
 class EmotionGeneration(Experiment):
     name = "emotion_generation"
     prompt_keys = ("source", "templates_file", "n_templates", "released", "reference_images")
+    renders_key = "generators"
+    rewards_key = "reward"
     tables = {
         "tab_emotion_gen": TableSpec(
             compute="widespectrum.experiments.emotion_generation.tables:tab_emotion_gen", requires=_scores,
@@ -27,16 +29,9 @@ class EmotionGeneration(Experiment):
             caption="mean face-crop score of 'The face shows [emotion] expression' per generator and emotion"),
     }
 
-    def render_generators(self, config):
-        spec = self.spec(config)
-        return list(spec["generators"]) if spec else []
-
     def prompt_inputs(self, config):
         spec = self.block(config)
         return [spec["templates_file"]] if spec["source"] == "templates_file" else []
-
-    def scored_rewards(self, config):
-        return [self.block(config)["reward"]]
 
     def score_spec(self, config):
         return {"cropper": self.block(config)["cropper"]}

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...analysis import experiments as tables
 from ...analysis.tables import TableResult
 from ...tables.inputs import TableInputs
-from . import EXPERIMENT
+from . import EXPERIMENT, analysis
 
 
 def human_validation(inputs: TableInputs, config: Mapping) -> TableResult:
     frames = {part: inputs.frame(part, None) if part in inputs.files else None for part in EXPERIMENT.parts}
-    return tables.human_agreement(frames["answers"], frames["judge_labels"],
+    return analysis.human_agreement(frames["answers"], frames["judge_labels"],
                                   judge=EXPERIMENT.block(config).get("judge", "judge"))

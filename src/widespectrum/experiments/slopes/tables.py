@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ...analysis import experiments as tables
 from ...analysis.tables import TableResult
 from ...contracts import RATINGS, SCORES
 from ...tables.inputs import TableInputs
-from . import regressed_rewards, why_unavailable
+from . import analysis, regressed_rewards, why_unavailable
 
 
 def fig_slopes(inputs: TableInputs, config: Mapping) -> TableResult:
@@ -24,4 +23,4 @@ def fig_slopes(inputs: TableInputs, config: Mapping) -> TableResult:
         # a table of NaN coefficients would read as a result; name the missing score instead
         raise ValueError(f"fig_slopes: no usable r(I, p_o) of the BLIP reward {blip!r} in "
                          f"{[str(p) for p in inputs.files.get('scores', [])][:3]}...; it regresses on it")
-    return tables.fig_slopes(scores, ratings, rewards=rewards, blip_reward=blip)
+    return analysis.fig_slopes(scores, ratings, rewards=rewards, blip_reward=blip)
