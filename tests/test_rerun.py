@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow
 
 SENTINEL = "sk-sentinel-rerun-0123456789"
 WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "notebooks", "report", "envs", "profiles", "config", "docs")
-# the main benchmark's tables read analysis.bootstrap; fig_slopes (E12) does not
-BOOTSTRAP_TABLES = {"tab_gen", "tab_reward_model", "tab_align_p"}
+# the main benchmark's, E6's and E8's tables read analysis.bootstrap; fig_slopes (E12) does not
+BOOTSTRAP_TABLES = {"tab_gen", "tab_reward_model", "tab_align_p", "tab_emotion", "fig_emotion_bias", "tab_real_arts"}
 
 
 def _snakemake(workdir, *args, timeout=900):
@@ -64,7 +64,7 @@ def _planned(output: str, rule: str) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    from .fixtures.released_data import make_benchmark_table, write_benchmark_parquet
+    from .fixtures.released_data import released_run_config
 
     repo = Path(__file__).resolve().parents[1]
     tmp = tmp_path_factory.mktemp("rerun")
@@ -73,10 +73,8 @@ def finished(tmp_path_factory):
     for part in WORKFLOW_PARTS:
         source = repo / part
         (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / part)
-    write_benchmark_parquet(make_benchmark_table(n_prompts=12, image_size=8), tmp / "data")
     config = yaml.safe_load((repo / "config" / "released.yaml").read_text())
-    config["released"]["local_dir"] = str(tmp / "data")
-    config["results_dir"] = str(tmp / "results")
+    config, _ = released_run_config(config, tmp, n_prompts=12, image_size=8)
     config["analysis"]["bootstrap"]["n"] = 100
     config_file = tmp / "config.yaml"
     config_file.write_text(yaml.safe_dump(config))
@@ -90,7 +88,7 @@ def test_done_run_has_its_numbers_and_nothing_to_do(finished):
     numbers = json.loads((run / "numbers.json").read_text())["numbers"]
     tables = {key.split(".")[0] for key in numbers}
     # the release has no BLIP under p_o, so a run without released images makes no fig_slopes
-    assert tables == set(config["analysis"]["tables"]) - {"fig_slopes"}
+    assert tables == set(config["analysis"]["tables"]) - {"fig_slopes"} | {"fig_emotion_bias"}
     assert not (run / "tables" / "fig_slopes.csv").exists()
     frame = pd.read_csv(run / "tables" / "tab_reward_model.csv").set_index("reward")
     entry = numbers["tab_reward_model.hpsv3.accuracy"]
