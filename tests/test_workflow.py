@@ -300,7 +300,7 @@ class TestReleased:
         assert len(rows) == 12
         for printed, reward in (("HPSv2", "hpsv2.1"), ("BLIP", "blip-l-logit"), ("HPSv3", "hpsv3")):
             for column in ("anger", "fearfulness", "sadness"):
-                assert rows.loc[(printed, column), "reproduced"] == pytest.approx(emotion.loc[reward, column])
+                assert float(rows.loc[(printed, column), "reproduced"]) == pytest.approx(emotion.loc[reward, column])
 
     def test_tab_emotion_from_the_released_scores_by_hand(self, run):
         folder, _, frames = run
