@@ -157,7 +157,10 @@ def test_conversion_field_by_field(tmp_path, hpsv3_form):
         assert scores.loc[(*key, "blip-l", "o", "a"), "score"] == pytest.approx(_softmax_match(logits[0]))
         assert scores.loc[(*key, "blip-l", "a", "a"), "score"] == pytest.approx(_softmax_match(logits[1]))
         assert (*key, "blip-l", "o", "o") not in scores.index
-    assert len(converted.scores) == 3 * (3 * 4 + 2)
+        # blip-l-logit: the raw match logit itself (column 1 of each row)
+        assert scores.loc[(*key, "blip-l-logit", "o", "a"), "score"] == logits[0][1]
+        assert scores.loc[(*key, "blip-l-logit", "a", "a"), "score"] == logits[1][1]
+    assert len(converted.scores) == 3 * (3 * 4 + 2 + 2)
 
     expected_labels = {"qwen3-vl-235b": [1, -1, 0], "gpt-5-chat": [0, -1, 1], "glm-4.5v": [-1, 0, 1]}
     for judge, values in expected_labels.items():
@@ -192,7 +195,7 @@ def test_placeholder_detected_and_rows_kept_with_status(tmp_path):
     assert converted.placeholders[["prompt_id", "image_kind"]].values.tolist() == [["0000", "a"]]
     scores = converted.scores
     pair = scores[scores["prompt_id"] == "0000"]
-    assert len(pair) == 14 and (pair["status"] == STATUS_PLACEHOLDER).all() and pair["score"].isna().all()
+    assert len(pair) == 16 and (pair["status"] == STATUS_PLACEHOLDER).all() and pair["score"].isna().all()
     assert (scores.loc[scores["prompt_id"] == "0001", "status"] == OK).all()
     for labels in converted.labels.values():
         row = labels.set_index("prompt_id").loc["0000"]
@@ -250,7 +253,7 @@ def test_synthetic_layout_duplicates_and_counts(synthetic):
     assert len(dropped) == N_PROMPTS and set(dropped["model"]) == {"sd3_medium_grpo_2"}
     assert len(converted.generators) == 10 and "sd3.5m-pickscore" in converted.generators
     assert len(converted.prompts) == N_PROMPTS
-    assert len(converted.scores) == 10 * N_PROMPTS * 14
+    assert len(converted.scores) == 10 * N_PROMPTS * 16
     assert len(converted.ratings) == 10 * N_PROMPTS * 22
     assert all(len(f) == 10 * N_PROMPTS for f in converted.labels.values())
 

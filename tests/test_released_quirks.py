@@ -27,7 +27,13 @@ from widespectrum.experiments.critical.released import critical_items
 from widespectrum.experiments.emotion.released import emotion_bias_items, released_emotion_scores
 from widespectrum.layout import experiment_file
 from widespectrum.prompts.dimensions import DIMENSIONS
-from widespectrum.released import ReleasedFormatError, ReleasedSpec, convert_benchmark, load_released_table
+from widespectrum.released import (
+    ReleasedFormatError,
+    ReleasedSpec,
+    audit_benchmark,
+    convert_benchmark,
+    load_released_table,
+)
 from widespectrum.released.benchmark import DROPPED_DUPLICATE, write_converted
 from widespectrum.released.loading import released_source
 from widespectrum.runconfig import load_run
@@ -157,6 +163,43 @@ def test_union_struct_gives_the_same_tab_gen_as_flat_values(union, tmp_path):
     assert len(tab) == len(config["generators"]) and tab["d_hpsv3"].notna().all()
     # The Nano Banana row rests on every pair: its three flat rows were read, not dropped.
     assert tab.at["nano-banana", "n_hpsv3"] == N_PROMPTS
+
+
+# ---------------------------------------------------------------- BLIP: logits and probabilities
+
+# ITM logits [no-match, match] under p_a, rows [I_o, I_a]. Pattern "o": I_o has the larger match
+# logit (2 > 1) but the smaller match probability (sigmoid(2) = 0.881 < sigmoid(6) = 0.998);
+# pattern "a" is the same pair swapped. blip_selected is the argmax of the match logits.
+BLIP_PATTERNS = {"o": ([[0.0, 2.0], [-5.0, 1.0]], 0), "a": ([[-5.0, 1.0], [0.0, 2.0]], 1)}
+
+
+def test_tab_reward_model_ranks_blip_by_the_released_match_logit(tmp_path):
+    frame = make_benchmark_table(n_prompts=6, image_size=4)
+    # the judge agrees with the logit every time: pairs alternate between the two patterns
+    pattern = ["o" if index % 2 == 0 else "a" for index in frame["index"]]
+    frame["blip_score"] = [BLIP_PATTERNS[k][0] for k in pattern]
+    frame["blip_selected"] = [BLIP_PATTERNS[k][1] for k in pattern]
+    frame["llm_selected"] = [BLIP_PATTERNS[k][1] for k in pattern]
+    for logits, _ in BLIP_PATTERNS.values():  # the patterns do rank the two images differently
+        probability = [1 / (1 + math.exp(no - match)) for no, match in logits]
+        assert (logits[1][1] > logits[0][1]) != (probability[1] > probability[0])
+    write_benchmark_parquet(frame, tmp_path / "data")
+    config = load_run("config/released.yaml")
+    config["analysis"]["bootstrap"] = {"n": 0, "seed": 0}
+    spec = ReleasedSpec.from_config({**config["released"], "local_dir": tmp_path / "data"})
+    table = load_released_table(spec.dataset, None, local_dir=tmp_path / "data")
+    converted = convert_benchmark(table, spec)
+    write_converted(converted, tmp_path / "run")
+    agreement = audit_benchmark(table, converted, spec).per_model.set_index("model")["blip_selected_agreement"]
+    assert agreement.drop("sd3_medium_grpo_2").eq(1.0).all()  # the dropped duplicate run has no kept pair
+
+    rows = compute_table("tab_reward_model", tmp_path / "run", config).frame.set_index("reward")
+    assert "blip-l" not in rows.index
+    assert rows.at["blip-l-logit", "accuracy"] == 1.0 and rows.at["blip-l-logit", "n"] == 10 * 6
+    # the probability, asked for, gets every pair wrong: the config's choice of row decides the answer
+    config["analysis"]["reward_model_rows"] = ["blip-l", "blip-l-logit"]
+    both = compute_table("tab_reward_model", tmp_path / "run", config).frame.set_index("reward")
+    assert both.at["blip-l", "accuracy"] == 0.0 and both.at["blip-l-logit", "accuracy"] == 1.0
 
 
 # ---------------------------------------------------------------- emotion

@@ -64,7 +64,7 @@ def _planned(output: str, rule: str) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    from .fixtures.released_data import make_benchmark_table, write_benchmark_parquet
+    from .fixtures.released_data import released_run_config
 
     repo = Path(__file__).resolve().parents[1]
     tmp = tmp_path_factory.mktemp("rerun")
@@ -73,10 +73,8 @@ def finished(tmp_path_factory):
     for part in WORKFLOW_PARTS:
         source = repo / part
         (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / part)
-    write_benchmark_parquet(make_benchmark_table(n_prompts=12, image_size=8), tmp / "data")
     config = yaml.safe_load((repo / "config" / "released.yaml").read_text())
-    config["released"]["local_dir"] = str(tmp / "data")
-    config["results_dir"] = str(tmp / "results")
+    config, _ = released_run_config(config, tmp, n_prompts=12, image_size=8)
     config["analysis"]["bootstrap"]["n"] = 100
     config_file = tmp / "config.yaml"
     config_file.write_text(yaml.safe_dump(config))
@@ -90,7 +88,7 @@ def test_done_run_has_its_numbers_and_nothing_to_do(finished):
     numbers = json.loads((run / "numbers.json").read_text())["numbers"]
     tables = {key.split(".")[0] for key in numbers}
     # the release has no BLIP under p_o, so a run without released images makes no fig_slopes
-    assert tables == set(config["analysis"]["tables"]) - {"fig_slopes"}
+    assert tables == set(config["analysis"]["tables"]) - {"fig_slopes"} | {"fig_emotion_bias"}
     assert not (run / "tables" / "fig_slopes.csv").exists()
     frame = pd.read_csv(run / "tables" / "tab_reward_model.csv").set_index("reward")
     entry = numbers["tab_reward_model.hpsv3.accuracy"]
@@ -144,7 +142,7 @@ def test_report_groups_tables_and_figures_by_section_with_caption_and_n(finished
                        if name.endswith(".html"))
     assert SENTINEL not in html
     headings = {"E2": "E2. Generators", "E3": "E3. Reward models", "E5": "E5. Main tables",
-                "E12": "E12. Per-dimension regression"}
+                "E6": "E6. Emotion", "E8": "E8. Real artworks", "E12": "E12. Per-dimension regression"}
     for table in set(config["analysis"]["tables"]) - {"fig_slopes"}:  # not made: no BLIP under p_o
         spec = TABLES[table]
         assert headings[spec.section] in html

@@ -233,22 +233,19 @@ class TestReleased:
 
     @pytest.fixture(scope="class")
     def run(self, repo_root, tmp_path_factory):
-        from .fixtures.released_data import make_benchmark_table, write_benchmark_parquet
+        from .fixtures.released_data import released_run_config
 
         tmp = tmp_path_factory.mktemp("released")
-        frame = make_benchmark_table(n_prompts=12, image_size=8)
-        write_benchmark_parquet(frame, tmp / "data")
         config = yaml.safe_load((repo_root / "config" / "released.yaml").read_text())
-        config["released"]["local_dir"] = str(tmp / "data")
-        config["results_dir"] = str(tmp / "results")
+        config, frames = released_run_config(config, tmp, n_prompts=12, image_size=8)
         config["analysis"]["bootstrap"]["n"] = 100
         (tmp / "config.yaml").write_text(yaml.safe_dump(config))
         result = _snakemake(repo_root, "--cores", "2", "--configfile", str(tmp / "config.yaml"))
         assert result.returncode == 0, result.stderr[-5000:]
-        return tmp / "results" / "released", frame
+        return tmp / "results" / "released", frames["benchmark"], frames
 
     def test_tables_cover_every_released_run(self, run):
-        folder, frame = run
+        folder, frame, _ = run
         gen = pd.read_csv(folder / "tables" / "tab_gen.csv").set_index("generator")
         assert len(gen) == 10
         # by hand from the released rows; sd3_medium_grpo ran twice and duplicates: first keeps run one
@@ -266,11 +263,11 @@ class TestReleased:
                 assert gen.loc[generator, column] == pytest.approx(value, rel=1e-9), (generator, column)
             assert gen.loc[generator, "n_labels"] == len(rows) == 12
         rm = pd.read_csv(folder / "tables" / "tab_reward_model.csv")
-        assert list(rm["reward"]) == ["hpsv2.1", "hpsv3", "imagereward", "blip-l", "gpt-5-chat"]
+        assert list(rm["reward"]) == ["hpsv2.1", "hpsv3", "imagereward", "blip-l-logit", "gpt-5-chat"]
         assert np.isnan(rm.set_index("reward").loc["gpt-5-chat", "auroc"])
 
     def test_scores_match_the_released_values(self, run):
-        folder, frame = run
+        folder, frame, _ = run
         row = frame[(frame["model"] == "flux_dev") & (frame["index"] == 3)].iloc[0]
         scores = pd.read_parquet(folder / "scores" / "hpsv3" / "flux-dev.parquet").set_index(
             ["prompt_id", "image_kind", "prompt_kind"])
@@ -281,14 +278,55 @@ class TestReleased:
         assert scores.loc[("0003", "a", "o"), "score_sigma"] == pytest.approx(sigma)
 
     def test_audit_counts_the_duplicated_run(self, run):
-        folder, _ = run
+        folder, _, _ = run
         audit = pd.read_csv(folder / "audit" / "audit.csv").set_index("model")
         assert audit["duplicated_rows_dropped"].sum() == 12
         assert (folder / "audit" / "audit.md").is_file()
 
     def test_report_compares_published_numbers(self, run):
-        folder, _ = run
+        folder, _, _ = run
         report = pd.read_csv(folder / "reproduction_report.csv")
         compared = report[report["status"] == "compared"]
-        assert set(compared["table"]) == {"tab_gen", "tab_reward_model", "tab_align_p"}
+        assert set(compared["table"]) == {"tab_gen", "tab_reward_model", "tab_align_p", "tab_emotion", "tab_real_arts"}
         assert len(compared[compared["table"] == "tab_gen"]) == 80
+        # every number of this run comes from released scores: the printed precision is the tolerance
+        assert set(compared["basis"]) == {"released scores"}
+        # numbers, not stars or printed names: never the bootstrap interval ("or 95% CI")
+        numeric = compared[compared["tolerance"].str.startswith("±")]
+        assert len(numeric) >= 100 and numeric["tolerance"].str.endswith("(printed precision)").all()
+        # the paper's "HPSv2" and "BLIP" rows of tab:emotion are our hpsv2.1 and blip-l-logit
+        emotion = pd.read_csv(folder / "tables" / "tab_emotion.csv").set_index("reward")
+        rows = compared[compared["table"] == "tab_emotion"].set_index(["row", "column"])
+        assert len(rows) == 12
+        for printed, reward in (("HPSv2", "hpsv2.1"), ("BLIP", "blip-l-logit"), ("HPSv3", "hpsv3")):
+            for column in ("anger", "fearfulness", "sadness"):
+                assert float(rows.loc[(printed, column), "reproduced"]) == pytest.approx(emotion.loc[reward, column])
+
+    def test_tab_emotion_from_the_released_scores_by_hand(self, run):
+        folder, _, frames = run
+        released = frames["emotion"]
+        table = pd.read_csv(folder / "tables" / "tab_emotion.csv").set_index("reward")
+        stems = {"blip-l-logit": "blip", "hpsv2.1": "hpsv2", "hpsv3": "hpsv3", "imagereward": "img_reward"}
+        assert sorted(table.index) == sorted(stems)
+        for reward, stem in stems.items():
+            for emotion, column in (("angry", "anger"), ("fearful", "fearfulness"), ("sad", "sadness")):
+                own, happy = released[f"{emotion}_{stem}"], released[f"{emotion}_{stem}_happy_image"]
+                if stem == "hpsv2":  # one-element lists in the release
+                    own, happy = own.str[0], happy.str[0]
+                wins = sum(float(a) > float(b) for a, b in zip(own, happy))  # strict, as the authors
+                assert table.loc[reward, f"n_{column}"] == len(released) == 8
+                assert table.loc[reward, column] == pytest.approx(wins / 8, abs=1e-12), (reward, column)
+        # the fixture ties sad BLIP at item 1: a tie is no win
+        assert released.at[1, "sad_blip"] == released.at[1, "sad_blip_happy_image"]
+
+    def test_tab_real_arts_from_the_released_scores_by_hand(self, run):
+        folder, _, frames = run
+        scored = frames["lapis"]["hpsv3"].dropna()
+        assert len(scored) == 5  # one artwork carries no score: left out, not zero
+        row = pd.read_csv(folder / "tables" / "tab_real_arts.csv").set_index("reward").loc["hpsv3"]
+        r = scored.mean()
+        # HPSv3's leaderboard (config/experiments/hpsv3_leaderboard.yaml): best Kolors 10.55, last SD2 -0.24
+        board = [10.55, 10.43, 10.27, 10.26, 9.61, 9.37, 9.21, 8.20, 8.19, 5.31, -0.24]
+        assert row["n"] == 5 and row["r"] == pytest.approx(r, rel=1e-12)
+        assert row["s"] == pytest.approx((r + 0.24) / (10.55 + 0.24), rel=1e-12)
+        assert row["rank"] == f"{sum(score > r for score in board) + 1}/12"

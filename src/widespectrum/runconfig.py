@@ -99,7 +99,7 @@ def released_outputs(config: Mapping) -> dict[str, list]:
     from .released.benchmark import ReleasedSpec
 
     spec = ReleasedSpec.from_config(config["released"])
-    provided_rewards = set(spec.rewards.values()) | ({spec.blip_reward} if spec.blip_reward else set())
+    provided_rewards = set(spec.provided_rewards)
     return {
         "rewards": [r for r in config["rewards"] if r in provided_rewards],
         "pairwise": [j for j in config["judges"]["pairwise"] if j in set(spec.judges.values())],

@@ -26,7 +26,6 @@ from .benchmark import (
     STATUS_PLACEHOLDER,
     ReleasedBenchmark,
     ReleasedSpec,
-    itm_match_probability,
 )
 from .loading import Table, column_names, records, resolved_dataset_revision
 
@@ -67,7 +66,7 @@ def audit_benchmark(table: Table, converted: ReleasedBenchmark, spec: ReleasedSp
             rows.set_index("row").loc[failed["row"], "model"], per_model.index)
 
     scores = _with_model(converted.scores, owner)
-    for reward in [*spec.rewards.values(), *([spec.blip_reward] if spec.blip_reward else [])]:
+    for reward in spec.provided_rewards:
         part = scores[scores["reward"] == reward]
         per_model[f"missing_scores_{reward}"] = _count_status(part, STATUS_MISSING, per_model.index)
         per_model[f"nonfinite_scores_{reward}"] = _count_status(part, STATUS_NONFINITE, per_model.index)
@@ -107,8 +106,8 @@ def _count_status(frame: pd.DataFrame, status: str, index: pd.Index) -> pd.Serie
 
 
 def _blip_agreement(table: Table, kept: pd.DataFrame) -> pd.Series | None:
-    """Per model, how often ``blip_selected`` names the image with the larger match
-    probability under our reading of ``blip_score`` (rows I_o, I_a; [no-match, match]).
+    """Per model, how often ``blip_selected`` names the image with the larger raw match
+    logit under our reading of ``blip_score`` (rows I_o, I_a; [no-match, match]).
     Near 1 supports the reading; near 0 would mean the rows are the other way round."""
     if not {"blip_selected", BLIP_COLUMN} <= set(column_names(table)):
         return None
@@ -119,10 +118,10 @@ def _blip_agreement(table: Table, kept: pd.DataFrame) -> pd.Series | None:
         logits, selected = record[BLIP_COLUMN], record["blip_selected"]
         if selected not in (0, 1) or not _finite_2x2(logits):
             continue
-        probabilities = [itm_match_probability(*row) for row in logits]
-        if probabilities[0] == probabilities[1]:
+        match = [row[1] for row in logits]
+        if match[0] == match[1]:
             continue
-        agree.setdefault(model, []).append(int(probabilities[1] > probabilities[0]) == selected)
+        agree.setdefault(model, []).append(int(match[1] > match[0]) == selected)
     return pd.Series({model: float(np.mean(hits)) for model, hits in agree.items()}, dtype=float)
 
 
@@ -148,7 +147,8 @@ def _summary(table: Table, converted: ReleasedBenchmark, spec: ReleasedSpec) -> 
         "placeholder_images": int(len(converted.placeholders)),
         "placeholders_checked": bool(rows["placeholder_o"].notna().any()),
         "policies": {"duplicates": spec.duplicates, "placeholders": spec.placeholders},
-        "rewards": dict(spec.rewards), "blip_reward": spec.blip_reward,
+        "rewards": dict(spec.read_rewards), "blip_reward": spec.blip_reward,
+        "blip_logit_reward": spec.blip_logit_reward, "rescored_from_images": list(spec.rescore),
         "judges": dict(spec.judges), "rater": spec.rater,
         "score_rows": int(len(converted.scores)),
         "score_rows_not_ok": int((converted.scores["status"] != OK).sum()),

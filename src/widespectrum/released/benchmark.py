@@ -21,8 +21,11 @@ Readings of the released schema (docs/experiments.md, released sets):
   form it has (``reward_struct``). A value is a number, ``[score]`` or
   ``[mu, sigma]`` (HPSv3).
 - ``blip_score`` is 2x2: row 0 for I_o, row 1 for I_a, each the two ITM
-  logits ``[no-match, match]`` of that image under p_a. The BLIP-L score is
-  softmax(row)[1], so only (I_o, p_a) and (I_a, p_a) exist.
+  logits ``[no-match, match]`` of that image under p_a; ``blip_selected`` is
+  the argmax of the two raw match logits. Two rewards are read from it: the
+  match probability softmax(row)[1] (``blip_reward``, tab_gen's BLIP column)
+  and the raw match logit row[1] (``blip_logit_reward``, what the authors
+  compared in tab:reward_model). Only (I_o, p_a) and (I_a, p_a) exist.
 - ``rater.{original,distorted}.scores`` holds J(I, d) for the 11 dimensions
   in alphabetical order (``DIMENSIONS``); ``preds`` (arg-max ratings) are not
   needed by any table.
@@ -132,7 +135,9 @@ class ReleasedSpec:
     ``models`` maps a released ``model`` value to a generator name (None: leave
     that run out); a value it does not list keeps its released name and is
     reported as unmapped. A config's mapping replaces the default one whole.
-    ``rewards`` maps reward columns, ``judges`` label columns, to our names.
+    ``rewards`` maps reward columns, ``judges`` label columns, to our names;
+    ``blip_reward`` and ``blip_logit_reward`` name the match probability and the
+    raw match logit read from ``blip_score`` (None: not read).
     ``duplicates`` keeps the "first" or "last" copy of a (generator, index)
     seen more than once, or raises ("error"). ``placeholders="exclude"`` marks
     every row of a pair with a solid-colour image; "keep" leaves them as data.
@@ -147,15 +152,23 @@ class ReleasedSpec:
     models: Mapping[str, str | None] = field(default_factory=lambda: dict(DEFAULT_MODELS))
     rewards: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_REWARDS))
     blip_reward: str | None = "blip-l"
+    blip_logit_reward: str | None = "blip-l-logit"
     judges: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_JUDGES))
     rater: str | None = "released-rater"
     duplicates: str = "first"
     # The authors never filtered the placeholders: the published numbers include them.
     placeholders: str = "keep"
     images: bool = False
+    # Rewards the release carries that the run recomputes from the released images instead of
+    # reading them. None: with images, the BLIP probability (the release has it under p_a only,
+    # and E12 regresses on BLIP(I, p_o), docs/experiments.md#e12); without images, none.
+    rescore: Sequence[str] | None = None
     workers: int = 2
 
     def __post_init__(self) -> None:
+        if self.blip_reward is not None and self.blip_reward == self.blip_logit_reward:
+            raise ConfigError(f"released.blip_reward and released.blip_logit_reward are both {self.blip_reward!r}: "
+                              "the probability and the logit need two reward names")
         if self.duplicates not in DUPLICATE_POLICIES:
             raise ConfigError(f"released.duplicates: {self.duplicates!r} is not one of {list(DUPLICATE_POLICIES)}")
         if self.placeholders not in PLACEHOLDER_POLICIES:
@@ -163,6 +176,16 @@ class ReleasedSpec:
                 f"released.placeholders: {self.placeholders!r} is not one of {list(PLACEHOLDER_POLICIES)}")
         if self.local_dir is None and self.revision is None:
             raise ConfigError("released.revision: a pinned revision is needed unless local_dir is given")
+        if self.rescore is None:
+            object.__setattr__(self, "rescore", (self.blip_reward,) if self.images and self.blip_reward else ())
+        object.__setattr__(self, "rescore", tuple(self.rescore))
+        if self.rescore and not self.images:
+            raise ConfigError(f"released.rescore: {list(self.rescore)} needs released.images: true "
+                              "(they are recomputed from the released images)")
+        unknown = sorted(set(self.rescore) - {*self.rewards.values(), *self._blip_readings()})
+        if unknown:
+            raise ConfigError(f"released.rescore: {unknown} are not read from the release; it provides "
+                              f"{sorted({*self.rewards.values(), *self._blip_readings()})}")
         if self.workers < 1:
             raise ConfigError(f"released.workers: must be at least 1, got {self.workers}")
 
@@ -175,6 +198,8 @@ class ReleasedSpec:
         if unknown:
             raise ConfigError(f"released: unknown key(s) {unknown}; known: {sorted(known)}")
         values = dict(config)
+        if "rescore" in values and values["rescore"] is not None and not isinstance(values["rescore"], list):
+            raise ConfigError(f"released.rescore: expected a list of reward names, got {values['rescore']!r}")
         for key in ("models", "rewards", "judges"):
             if key in values:
                 if not isinstance(values[key], Mapping):
@@ -191,9 +216,28 @@ class ReleasedSpec:
     def is_mapped(self, model: str) -> bool:
         return model in self.models
 
+    def _blip_readings(self) -> dict[str, str]:
+        readings = {self.blip_reward: "probability", self.blip_logit_reward: "logit"}
+        return {reward: reading for reward, reading in readings.items() if reward is not None}
+
+    @property
+    def blip_rewards(self) -> dict[str, str]:
+        """Reward name -> reading of ``blip_score`` ("probability" or "logit"), for the readings read."""
+        return {r: reading for r, reading in self._blip_readings().items() if r not in self.rescore}
+
+    @property
+    def read_rewards(self) -> dict[str, str]:
+        """Released reward column -> reward name, for the rewards read (not rescored)."""
+        return {column: reward for column, reward in self.rewards.items() if reward not in self.rescore}
+
+    @property
+    def provided_rewards(self) -> list[str]:
+        """Every reward this spec reads from the released columns (the rescored ones are computed)."""
+        return list(dict.fromkeys([*self.read_rewards.values(), *self.blip_rewards]))
+
     def required_columns(self, with_images: bool) -> list[str]:
-        columns = ["index", "model", *PROMPT_COLUMNS.values(), "selected_dims", *self.rewards, *self.judges]
-        if self.blip_reward is not None:
+        columns = ["index", "model", *PROMPT_COLUMNS.values(), "selected_dims", *self.read_rewards, *self.judges]
+        if self.blip_rewards:
             columns.append(BLIP_COLUMN)
         if self.rater is not None:
             columns.append("rater")
@@ -271,10 +315,10 @@ def convert_benchmark(table: Table, spec: ReleasedSpec,
         where = _where(pair.row, record)
         placeholder = exclude and bool(pair.placeholder_o or pair.placeholder_a)
         key = (pair.generator, pair.prompt_id)
-        for column, reward in spec.rewards.items():
+        for column, reward in spec.read_rewards.items():
             scores.extend(_reward_rows(record[column], column, reward, key, placeholder, where))
-        if spec.blip_reward is not None:
-            scores.extend(_blip_rows(record[BLIP_COLUMN], spec.blip_reward, key, placeholder, where))
+        for reward, reading in spec.blip_rewards.items():
+            scores.extend(_blip_rows(record[BLIP_COLUMN], reward, reading, key, placeholder, where))
         for column, judge in spec.judges.items():
             labels[judge].append(_label_row(record[column], column, key, placeholder, where))
         if spec.rater is not None:
@@ -502,7 +546,10 @@ def _reward_rows(value: Any, column: str, reward: str, key: tuple[str, str],
     return out
 
 
-def _blip_rows(value: Any, reward: str, key: tuple[str, str], placeholder: bool, where: str) -> list[tuple]:
+def _blip_rows(value: Any, reward: str, reading: str, key: tuple[str, str], placeholder: bool,
+               where: str) -> list[tuple]:
+    """SCORES rows (I_o, p_a) and (I_a, p_a) of one reading of ``blip_score``: "probability"
+    softmax([no-match, match])[1] or "logit", the raw match logit."""
     generator, prompt_id = key
     logits = None
     if value is not None:
@@ -522,7 +569,8 @@ def _blip_rows(value: Any, reward: str, key: tuple[str, str], placeholder: bool,
         elif not all(math.isfinite(v) for v in logits[i]):
             status = STATUS_NONFINITE
         else:
-            status, score = OK, itm_match_probability(*logits[i])
+            status = OK
+            score = itm_match_probability(*logits[i]) if reading == "probability" else logits[i][1]
         out.append((generator, prompt_id, image_kind, "a", reward, score, None, status))
     return out
 
