@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from ..hub import load_from_hub
 from ..runtime import Runtime
 
 
@@ -34,6 +36,37 @@ class RewardModel(ABC):
 
     def provenance(self) -> dict[str, Any]:
         return {}
+
+
+def hub_file(runtime: Runtime, repo_id: str, revision: str, filename: str) -> str:
+    """Local path of ``filename`` of ``repo_id`` at ``revision`` (downloaded unless cached), errors naming it."""
+    from huggingface_hub import hf_hub_download
+
+    return load_from_hub(partial(hf_hub_download, filename=filename), repo_id, revision, runtime, item=filename)
+
+
+def require_complete_load(what: str, missing: Iterable[str] = (), unexpected: Iterable[str] = (),
+                          mismatched: Iterable[Any] = (), may_miss: Iterable[str] = ()) -> None:
+    """Raise unless every weight found its module: ``what`` says which file did not fit which model.
+
+    ``position_ids`` are buffers the modules rebuild; ``may_miss`` names other
+    weights a checkpoint may leave out because the score never uses them.
+    """
+    may_miss = set(may_miss)
+    missing = sorted(key for key in missing if not key.endswith("position_ids") and key not in may_miss)
+    unexpected, mismatched = sorted(unexpected), list(mismatched)
+    if missing or unexpected or mismatched:
+        raise RuntimeError(f"{what}: missing {missing[:5]}, unexpected {unexpected[:5]}, "
+                           f"mismatched {mismatched[:5]}")
+
+
+def load_weights(module, state_dict: Mapping[str, Any], what: str) -> None:
+    """Load ``state_dict`` into ``module``; any missing, unexpected or wrongly shaped weight raises, naming ``what``."""
+    try:
+        missing, unexpected = module.load_state_dict(state_dict, strict=False)
+    except RuntimeError as err:  # torch refuses tensors of the wrong shape even when not strict
+        raise RuntimeError(f"{what}: {err}") from err
+    require_complete_load(what, missing, unexpected)
 
 
 def autocast_context(device, name: str | None):

@@ -26,16 +26,14 @@ import json
 import logging
 import tempfile
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..hub import load_from_hub
 from ..hub import resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, autocast_context, effective_autocast, score_in_batches
+from .base import RewardModel, RewardOutput, autocast_context, effective_autocast, hub_file, score_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +115,7 @@ class HPSv2Reward(RewardModel):
         self.dtype = runtime.torch_dtype(dtype)
         self.autocast = effective_autocast(self.device, autocast)
 
-        checkpoint = self._download_checkpoint()
+        checkpoint = hub_file(runtime, checkpoint_repo, revision, checkpoint_file)
         self.model = open_clip.create_model(
             self.architecture, pretrained=None, device=self.device, precision=_PRECISION[str(self.dtype)],
         )
@@ -126,12 +124,6 @@ class HPSv2Reward(RewardModel):
         self.preprocess = longest_side_pad_transform(self.model)
         self.tokenizer = open_clip.get_tokenizer(self.architecture)
         self.max_text_tokens = int(self.tokenizer.context_length)
-
-    def _download_checkpoint(self) -> str:
-        from huggingface_hub import hf_hub_download
-
-        return load_from_hub(partial(hf_hub_download, filename=self.checkpoint_file), self.checkpoint_repo,
-                             self.revision, self.runtime, item=self.checkpoint_file)
 
     def _load_weights(self, checkpoint: str) -> None:
         """Strictly load the checkpoint: its state dict may sit under 'state_dict' or be the whole file."""
