@@ -208,7 +208,10 @@ class HPSv3Reward(RewardModel):
             for prompt in prompts
         ]
         texts = self.processor.apply_chat_template(conversations, tokenize=False, add_generation_prompt=True)
-        return self.processor(text=texts, images=resized, padding=True, return_tensors="pt").to(self.device)
+        # transformers processes CPU images one at a time unless told to group them by shape; grouped, each
+        # shape's images are normalised and patchified in one op, with the same values.
+        return self.processor(text=texts, images=resized, padding=True, return_tensors="pt",
+                              disable_grouping=False).to(self.device)
 
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch

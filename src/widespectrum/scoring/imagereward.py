@@ -36,7 +36,7 @@ import numpy as np
 
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, hub_file, load_weights, score_in_batches
+from .base import RewardModel, RewardOutput, hub_file, load_weights, normalised_batch, score_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -166,14 +166,14 @@ class ImageRewardReward(RewardModel):
         logger.info("%s: loaded %s of %s (ViT %d x %d, %s)", name, checkpoint_file, checkpoint_repo, layers, width,
                     self.dtype)
 
-    def preprocess(self, image):
-        """Short side to ``image_size`` (bicubic), centre crop, CLIP normalisation (ImageReward's _transform)."""
+    def crop(self, image):
+        """Short side to ``image_size`` (bicubic), centre crop, RGB: ImageReward's _transform before its
+        ToTensor and CLIP normalisation, which ``normalised_batch`` applies to the whole batch."""
         from torchvision.transforms import functional as F
         from torchvision.transforms import InterpolationMode
 
         image = F.resize(image, self.image_size, interpolation=InterpolationMode.BICUBIC)
-        image = F.center_crop(image, self.image_size).convert("RGB")
-        return F.normalize(F.to_tensor(image), CLIP_MEAN, CLIP_STD)
+        return F.center_crop(image, self.image_size).convert("RGB")
 
     def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         return score_in_batches(self._score_batch, images, prompts, self.batch_size)
@@ -184,7 +184,8 @@ class ImageRewardReward(RewardModel):
         full_lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
         text = self.tokenizer(list(prompts), padding="max_length", truncation=True, max_length=MAX_TEXT_TOKENS,
                               return_tensors="pt").to(self.device)
-        pixels = torch.stack([self.preprocess(image) for image in images]).to(self.device, self.dtype)
+        pixels = normalised_batch([self.crop(image) for image in images], CLIP_MEAN, CLIP_STD).to(self.device,
+                                                                                                  self.dtype)
         image_embeds = self.vision(pixel_values=pixels).last_hidden_state
         image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=self.device)
         hidden = self.text(input_ids=text["input_ids"], attention_mask=text["attention_mask"],
