@@ -197,6 +197,31 @@ def test_hpsv2_pads_the_short_side_black_instead_of_cropping():
     np.testing.assert_allclose(longest_side_pad_transform(model)(wide).numpy(), pixels.numpy(), atol=1e-5)
 
 
+def test_batched_normalisation_equals_the_reference_per_image():
+    from widespectrum.scoring.base import normalised_batch, pil_stages_and_normalisation
+    from widespectrum.scoring.hpsv2 import longest_side_pad_transform
+
+    model = open_clip.create_model(register_model_config(TINY_OPEN_CLIP_CONFIG), pretrained=None)
+    transform = longest_side_pad_transform(model)
+    pil_stages, mean, std = pil_stages_and_normalisation(transform)
+    rng = np.random.default_rng(5)
+    images = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in ((20, 64), (48, 30))]
+    batch = normalised_batch([pil_stages(image) for image in images], mean, std)
+    for image, pixels in zip(images, batch):
+        np.testing.assert_allclose(pixels.numpy(), _longest_side_padded(image, 32).numpy(), atol=1e-6)
+        assert torch.equal(pixels, transform(image))  # the same float ops as ToTensor + Normalize
+
+
+def test_clip_truncation_is_flagged_only_past_the_context():
+    from widespectrum.scoring.hpsv2 import clip_prompt_truncated
+
+    tokenizer = open_clip.get_tokenizer(register_model_config(TINY_OPEN_CLIP_CONFIG))
+    room = tokenizer.context_length - 2  # start and end tokens take two places
+    prompts = ["a cat", " ".join(["cat"] * room), " ".join(["cat"] * (room + 1))]  # "cat" is one BPE token
+    flags = clip_prompt_truncated(tokenizer, prompts, tokenizer(prompts))
+    assert flags.tolist() == [False, False, True]
+
+
 def _hpsv2_reference(snapshot_file: Path, images, prompts) -> np.ndarray:
     architecture = register_model_config(TINY_OPEN_CLIP_CONFIG)
     model = open_clip.create_model(architecture, pretrained=None)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from ..hub import load_from_hub
 from ..runtime import Runtime
 
 
@@ -34,6 +36,67 @@ class RewardModel(ABC):
 
     def provenance(self) -> dict[str, Any]:
         return {}
+
+
+def hub_file(runtime: Runtime, repo_id: str, revision: str, filename: str) -> str:
+    """Local path of ``filename`` of ``repo_id`` at ``revision`` (downloaded unless cached), errors naming it."""
+    from huggingface_hub import hf_hub_download
+
+    return load_from_hub(partial(hf_hub_download, filename=filename), repo_id, revision, runtime, item=filename)
+
+
+def require_complete_load(what: str, missing: Iterable[str] = (), unexpected: Iterable[str] = (),
+                          mismatched: Iterable[Any] = (), may_miss: Iterable[str] = ()) -> None:
+    """Raise unless every weight found its module: ``what`` says which file did not fit which model.
+
+    ``position_ids`` are buffers the modules rebuild; ``may_miss`` names other
+    weights a checkpoint may leave out because the score never uses them.
+    """
+    may_miss = set(may_miss)
+    missing = sorted(key for key in missing if not key.endswith("position_ids") and key not in may_miss)
+    unexpected, mismatched = sorted(unexpected), list(mismatched)
+    if missing or unexpected or mismatched:
+        raise RuntimeError(f"{what}: missing {missing[:5]}, unexpected {unexpected[:5]}, "
+                           f"mismatched {mismatched[:5]}")
+
+
+def load_weights(module, state_dict: Mapping[str, Any], what: str) -> None:
+    """Load ``state_dict`` into ``module``; any missing, unexpected or wrongly shaped weight raises, naming ``what``."""
+    try:
+        missing, unexpected = module.load_state_dict(state_dict, strict=False)
+    except RuntimeError as err:  # torch refuses tensors of the wrong shape even when not strict
+        raise RuntimeError(f"{what}: {err}") from err
+    require_complete_load(what, missing, unexpected)
+
+
+def normalised_batch(images: Sequence, mean: Sequence[float], std: Sequence[float]):
+    """(n, channels, h, w) float32 of equally sized PIL images: x / 255, minus ``mean``, over ``std``.
+
+    The same float operations torchvision's ``to_tensor`` + ``normalize`` run on
+    each image, so the values are identical, but one tensor op per batch
+    instead of several per image.
+    """
+    import torch
+
+    array = np.stack([np.asarray(image, dtype=np.uint8) for image in images])
+    if array.ndim == 3:  # single-channel images
+        array = array[..., None]
+    pixels = torch.from_numpy(array).permute(0, 3, 1, 2).to(torch.float32).div(255)
+    mean = torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return pixels.sub_(mean).div_(std)
+
+
+def pil_stages_and_normalisation(transform):
+    """Split a torchvision ``Compose`` that ends in ``ToTensor``, ``Normalize`` into its PIL stages
+    and the normalisation's (mean, std), so the tensor tail can run once per batch (``normalised_batch``)."""
+    from torchvision import transforms
+
+    stages = list(transform.transforms)
+    if (len(stages) < 2 or not isinstance(stages[-2], transforms.ToTensor)
+            or not isinstance(stages[-1], transforms.Normalize)):
+        raise ValueError(f"expected a transform ending in ToTensor, Normalize: {transform}")
+    return transforms.Compose(stages[:-2]), tuple(stages[-1].mean), tuple(stages[-1].std)
 
 
 def autocast_context(device, name: str | None):

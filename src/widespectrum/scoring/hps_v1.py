@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, score_in_batches
+from .base import RewardModel, RewardOutput, normalised_batch, pil_stages_and_normalisation, score_in_batches
 from .hpsv2 import _PRECISION, clip_prompt_truncated, register_model_config
 from .offhub import verified_file
 
@@ -69,6 +69,7 @@ class HPSv1Reward(RewardModel):
             raise RuntimeError(f"{name}: {self.checkpoint.name} does not fit open_clip {self.architecture!r}: "
                                f"{err}") from err
         self.model.to(self.device, self.dtype).eval()
+        self.pil_stages, self.pixel_mean, self.pixel_std = pil_stages_and_normalisation(self.preprocess)
         self.tokenizer = open_clip.get_tokenizer(self.architecture)
         self.max_text_tokens = int(self.tokenizer.context_length)
         logger.info("%s: loaded %s (sha256 %s) into %s", name, self.checkpoint, self.sha256, self.architecture)
@@ -79,14 +80,15 @@ class HPSv1Reward(RewardModel):
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch
 
-        pixels = torch.stack([self.preprocess(image.convert("RGB")) for image in images])
-        tokens = self.tokenizer(list(prompts)).to(self.device)
+        pixels = normalised_batch([self.pil_stages(image.convert("RGB")) for image in images],
+                                  self.pixel_mean, self.pixel_std)
+        tokens = self.tokenizer(list(prompts))
         image_features = self.model.encode_image(pixels.to(self.device, self.dtype)).float()
-        text_features = self.model.encode_text(tokens).float()
+        text_features = self.model.encode_text(tokens.to(self.device)).float()
         cosine = (torch.nn.functional.normalize(image_features, dim=-1)
                   * torch.nn.functional.normalize(text_features, dim=-1)).sum(dim=-1)
         return RewardOutput(scores=cosine.cpu().numpy().astype(np.float64),
-                            truncated=clip_prompt_truncated(self.tokenizer, prompts))
+                            truncated=clip_prompt_truncated(self.tokenizer, prompts, tokens))
 
     def provenance(self) -> dict[str, Any]:
         return {

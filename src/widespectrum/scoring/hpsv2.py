@@ -26,16 +26,15 @@ import json
 import logging
 import tempfile
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..hub import load_from_hub
 from ..hub import resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, autocast_context, effective_autocast, score_in_batches
+from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, hub_file, normalised_batch,
+                   pil_stages_and_normalisation, score_in_batches)
 
 logger = logging.getLogger(__name__)
 
@@ -79,10 +78,16 @@ def longest_side_pad_transform(model):
                                      resize_mode="longest", interpolation="bicubic", fill_color=0)
 
 
-def clip_prompt_truncated(tokenizer, prompts: Sequence[str]) -> np.ndarray:
-    """Whether open_clip's tokenizer cuts each prompt: its tokens plus start and end exceed the context."""
+def clip_prompt_truncated(tokenizer, prompts: Sequence[str], tokens) -> np.ndarray:
+    """Whether open_clip's tokenizer cut each prompt: its tokens plus start and end exceed the context.
+
+    ``tokens`` is the tokenizer's output for ``prompts``: only a row that fills
+    the whole context can have been cut, so only those prompts are encoded again.
+    """
     limit = int(tokenizer.context_length)
-    return np.array([len(tokenizer.encode(prompt)) + 2 > limit for prompt in prompts], dtype=bool)
+    full = (tokens[:, -1] != 0).cpu().numpy()
+    return np.array([bool(filled) and len(tokenizer.encode(prompt)) + 2 > limit
+                     for prompt, filled in zip(prompts, full)], dtype=bool)
 
 
 class HPSv2Reward(RewardModel):
@@ -117,21 +122,16 @@ class HPSv2Reward(RewardModel):
         self.dtype = runtime.torch_dtype(dtype)
         self.autocast = effective_autocast(self.device, autocast)
 
-        checkpoint = self._download_checkpoint()
+        checkpoint = hub_file(runtime, checkpoint_repo, revision, checkpoint_file)
         self.model = open_clip.create_model(
             self.architecture, pretrained=None, device=self.device, precision=_PRECISION[str(self.dtype)],
         )
         self._load_weights(checkpoint)
         self.model.eval()
         self.preprocess = longest_side_pad_transform(self.model)
+        self.pil_stages, self.pixel_mean, self.pixel_std = pil_stages_and_normalisation(self.preprocess)
         self.tokenizer = open_clip.get_tokenizer(self.architecture)
         self.max_text_tokens = int(self.tokenizer.context_length)
-
-    def _download_checkpoint(self) -> str:
-        from huggingface_hub import hf_hub_download
-
-        return load_from_hub(partial(hf_hub_download, filename=self.checkpoint_file), self.checkpoint_repo,
-                             self.revision, self.runtime, item=self.checkpoint_file)
 
     def _load_weights(self, checkpoint: str) -> None:
         """Strictly load the checkpoint: its state dict may sit under 'state_dict' or be the whole file."""
@@ -155,18 +155,19 @@ class HPSv2Reward(RewardModel):
         """L2-normalised float32 image and text features, one row per pair."""
         import torch
 
-        pixels = torch.stack([self.preprocess(image.convert("RGB")) for image in images])
-        tokens = self.tokenizer(list(prompts)).to(self.device)
+        pixels = normalised_batch([self.pil_stages(image.convert("RGB")) for image in images],
+                                  self.pixel_mean, self.pixel_std)
+        tokens = self.tokenizer(list(prompts))
         with autocast_context(self.device, self.autocast):
             image_features = self.model.encode_image(pixels.to(self.device, self.dtype)).float()
-            text_features = self.model.encode_text(tokens).float()
+            text_features = self.model.encode_text(tokens.to(self.device)).float()
         return (torch.nn.functional.normalize(image_features, dim=-1),
-                torch.nn.functional.normalize(text_features, dim=-1))
+                torch.nn.functional.normalize(text_features, dim=-1), tokens)
 
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
-        image_features, text_features = self._embed(images, prompts)
+        image_features, text_features, tokens = self._embed(images, prompts)
         scores = (image_features * text_features).sum(dim=-1).cpu().numpy().astype(np.float64)
-        return RewardOutput(scores=scores, truncated=clip_prompt_truncated(self.tokenizer, prompts))
+        return RewardOutput(scores=scores, truncated=clip_prompt_truncated(self.tokenizer, prompts, tokens))
 
     def provenance(self) -> dict[str, Any]:
         return {

@@ -31,14 +31,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, autocast_context, effective_autocast, score_in_batches
+from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, hub_file, require_complete_load,
+                   score_in_batches)
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,6 @@ class HPSv3Reward(RewardModel):
         batch_size: int = 8,
     ) -> None:
         import torch
-        from huggingface_hub import hf_hub_download
         from safetensors import safe_open
         from transformers import AutoConfig, AutoProcessor
 
@@ -164,8 +163,7 @@ class HPSv3Reward(RewardModel):
         self.tokenizer.add_tokens([REWARD_TOKEN], special_tokens=True)
         self.reward_token_id = int(self.tokenizer.convert_tokens_to_ids(REWARD_TOKEN))
 
-        checkpoint = load_from_hub(partial(hf_hub_download, filename=checkpoint_file), checkpoint_repo, revision,
-                                   runtime, item=checkpoint_file)
+        checkpoint = hub_file(runtime, checkpoint_repo, revision, checkpoint_file)
         with safe_open(checkpoint, framework="pt") as handle:
             state_dict = rename_hpsv3_keys({key: handle.get_tensor(key) for key in handle.keys()})
         embedding = "model.language_model.embed_tokens.weight"
@@ -180,20 +178,16 @@ class HPSv3Reward(RewardModel):
         config.text_config.vocab_size = vocab_rows
         config.pad_token_id = self.tokenizer.pad_token_id
         model_class = _reward_model_class()
+        misfit = f"{name}: {checkpoint_file!r} does not fit Qwen2-VL + the HPSv3 head"
         try:
             model, info = model_class.from_pretrained(None, config=config, state_dict=state_dict, dtype=self.dtype,
                                                       output_loading_info=True)
         except RuntimeError as err:  # transformers refuses tensors of the wrong shape
-            raise RuntimeError(f"{name}: {checkpoint_file!r} does not fit Qwen2-VL + the HPSv3 head: {err}") from err
+            raise RuntimeError(f"{misfit}: {err}") from err
         del state_dict
         # lm_head is not used for scoring: a checkpoint without it is still complete for the reward.
-        missing = set(info.get("missing_keys", ())) - {"lm_head.weight"}
-        unexpected = set(info.get("unexpected_keys", ()))
-        mismatched = list(info.get("mismatched_keys", ()))
-        if missing or unexpected or mismatched:
-            raise RuntimeError(f"{name}: {checkpoint_file!r} does not fit Qwen2-VL + the HPSv3 head: missing "
-                               f"{sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}, "
-                               f"mismatched {mismatched[:5]}")
+        require_complete_load(misfit, info.get("missing_keys", ()), info.get("unexpected_keys", ()),
+                              info.get("mismatched_keys", ()), may_miss={"lm_head.weight"})
         model.rm_head.to(torch.float32)
         self.model = model.to(self.device).eval()
         self.vocab_rows = vocab_rows
@@ -214,7 +208,10 @@ class HPSv3Reward(RewardModel):
             for prompt in prompts
         ]
         texts = self.processor.apply_chat_template(conversations, tokenize=False, add_generation_prompt=True)
-        return self.processor(text=texts, images=resized, padding=True, return_tensors="pt").to(self.device)
+        # transformers processes CPU images one at a time unless told to group them by shape; grouped, each
+        # shape's images are normalised and patchified in one op, with the same values.
+        return self.processor(text=texts, images=resized, padding=True, return_tensors="pt",
+                              disable_grouping=False).to(self.device)
 
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch

@@ -29,7 +29,6 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,7 @@ import numpy as np
 
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, score_in_batches
+from .base import RewardModel, RewardOutput, hub_file, load_weights, normalised_batch, score_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +113,6 @@ class ImageRewardReward(RewardModel):
         batch_size: int = 16,
     ) -> None:
         import torch
-        from huggingface_hub import hf_hub_download
         from transformers import BertTokenizer, BlipTextConfig, BlipTextModel, BlipVisionConfig, BlipVisionModel
 
         super().__init__(name=name, runtime=runtime, batch_size=batch_size)
@@ -124,10 +122,9 @@ class ImageRewardReward(RewardModel):
         self.device = runtime.torch_device()
         self.dtype = runtime.torch_dtype(dtype)
 
-        download = partial(load_from_hub, runtime=runtime, repo_id=checkpoint_repo, revision=revision)
-        checkpoint = download(partial(hf_hub_download, filename=checkpoint_file), item=checkpoint_file)
-        med_config = json.loads(Path(download(partial(hf_hub_download, filename=config_file),
-                                              item=config_file)).read_text(encoding="utf-8"))
+        checkpoint = hub_file(runtime, checkpoint_repo, revision, checkpoint_file)
+        med_config = json.loads(Path(hub_file(runtime, checkpoint_repo, revision, config_file))
+                                .read_text(encoding="utf-8"))
         state_dict = torch.load(checkpoint, map_location="cpu", weights_only=True)
         try:
             vision_sd, text_sd, mlp_sd = split_checkpoint(state_dict)
@@ -153,16 +150,10 @@ class ImageRewardReward(RewardModel):
         self.vision = BlipVisionModel(vision_config)
         self.text = BlipTextModel(text_config, add_pooling_layer=False)
         self.mlp = _mlp(text_config.hidden_size)
-        try:
-            self.vision.load_state_dict(vision_sd, strict=True)
-            missing, unexpected = self.text.load_state_dict(text_sd, strict=False)
-            self.mlp.load_state_dict(mlp_sd, strict=True)
-        except RuntimeError as err:
-            raise RuntimeError(f"{name}: {checkpoint_file!r} does not fit BLIP ViT + BERT + MLP: {err}") from err
-        missing = [key for key in missing if not key.endswith("position_ids")]
-        if missing or unexpected:
-            raise RuntimeError(f"{name}: {checkpoint_file!r} does not fit BLIP ViT + BERT + MLP: text encoder "
-                               f"missing {missing[:5]}, unexpected {list(unexpected)[:5]}")
+        misfit = f"{name}: {checkpoint_file!r} does not fit BLIP ViT + BERT + MLP"
+        load_weights(self.vision, vision_sd, f"{misfit} (vision encoder)")
+        load_weights(self.text, text_sd, f"{misfit} (text encoder)")
+        load_weights(self.mlp, mlp_sd, f"{misfit} (MLP)")
         self.vision.to(self.device, self.dtype).eval()
         self.text.to(self.device, self.dtype).eval()
         self.mlp.to(self.device, torch.float32).eval()
@@ -175,14 +166,14 @@ class ImageRewardReward(RewardModel):
         logger.info("%s: loaded %s of %s (ViT %d x %d, %s)", name, checkpoint_file, checkpoint_repo, layers, width,
                     self.dtype)
 
-    def preprocess(self, image):
-        """Short side to ``image_size`` (bicubic), centre crop, CLIP normalisation (ImageReward's _transform)."""
+    def crop(self, image):
+        """Short side to ``image_size`` (bicubic), centre crop, RGB: ImageReward's _transform before its
+        ToTensor and CLIP normalisation, which ``normalised_batch`` applies to the whole batch."""
         from torchvision.transforms import functional as F
         from torchvision.transforms import InterpolationMode
 
         image = F.resize(image, self.image_size, interpolation=InterpolationMode.BICUBIC)
-        image = F.center_crop(image, self.image_size).convert("RGB")
-        return F.normalize(F.to_tensor(image), CLIP_MEAN, CLIP_STD)
+        return F.center_crop(image, self.image_size).convert("RGB")
 
     def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         return score_in_batches(self._score_batch, images, prompts, self.batch_size)
@@ -193,7 +184,8 @@ class ImageRewardReward(RewardModel):
         full_lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
         text = self.tokenizer(list(prompts), padding="max_length", truncation=True, max_length=MAX_TEXT_TOKENS,
                               return_tensors="pt").to(self.device)
-        pixels = torch.stack([self.preprocess(image) for image in images]).to(self.device, self.dtype)
+        pixels = normalised_batch([self.crop(image) for image in images], CLIP_MEAN, CLIP_STD).to(self.device,
+                                                                                                  self.dtype)
         image_embeds = self.vision(pixel_values=pixels).last_hidden_state
         image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=self.device)
         hidden = self.text(input_ids=text["input_ids"], attention_mask=text["attention_mask"],

@@ -43,7 +43,7 @@ import numpy as np
 
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, score_in_batches
+from .base import RewardModel, RewardOutput, load_weights, score_in_batches
 from .offhub import sha256_of, verified_file
 
 logger = logging.getLogger(__name__)
@@ -302,15 +302,8 @@ class MPSReward(RewardModel):
         self.cross_model = _modules()(**dims)
         clip_sd = {k.removeprefix("model."): v for k, v in state_dict.items() if k.startswith("model.")}
         cross_sd = {k.removeprefix("cross_model."): v for k, v in state_dict.items() if k.startswith("cross_model.")}
-        try:
-            missing, unexpected = self.clip.load_state_dict(clip_sd, strict=False)
-            self.cross_model.load_state_dict(cross_sd, strict=True)
-        except RuntimeError as err:
-            raise RuntimeError(f"{name}: {weights} does not fit CLIP-H + the MPS cross model: {err}") from err
-        missing = [k for k in missing if not k.endswith("position_ids")]
-        if missing or unexpected:
-            raise RuntimeError(f"{name}: {weights} does not fit CLIP-H: missing {missing[:5]}, "
-                               f"unexpected {list(unexpected)[:5]}")
+        load_weights(self.clip, clip_sd, f"{name}: {weights} does not fit CLIP-H")
+        load_weights(self.cross_model, cross_sd, f"{name}: {weights} does not fit the MPS cross model")
         self.clip.to(self.device, self.dtype).eval()
         self.cross_model.to(self.device, self.dtype).eval()
         self.dims = dims
