@@ -235,3 +235,108 @@ def test_the_paper_config_runs_to_the_end_on_the_tiny_cache(paper_run):
     result = paper_run["result"]
     assert result.returncode == 0, paper_run["output"][-8000:]
     print(f"paper e2e: {paper_run['wall_s']:.0f} s, {len(paper_run['jobs'])} jobs")
+
+
+def _paper_config(paper_run) -> dict:
+    """The run's validated config as the jobs read it (results/<run>/run.yaml)."""
+    return yaml.safe_load(layout.join(paper_run["run"], layout.RUN_SPEC).read_text())
+
+
+def _hub_ids(options: dict) -> set[str]:
+    keys = ("model_id", "processor_id", "checkpoint_repo", "base_model", "tokenizer_id", "repo")
+    found = {options[k] for k in keys if isinstance(options.get(k), str)}
+    for value in options.values():
+        if isinstance(value, dict):
+            found |= _hub_ids(value)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.paper_e2e
+def test_the_cache_holds_every_hub_id_the_paper_config_uses(repo_root, paper_run):
+    config = _paper_config(paper_run)
+    from widespectrum.config import all_generators, load_registry
+
+    registry = load_registry(config)
+    used = set()
+    for name in all_generators(config):
+        used |= _hub_ids(registry["generators"][name].get("options", {}))
+    for name in config["rewards"]:
+        used |= _hub_ids(registry["rewards"][name].get("options", {}))
+    for name in config["judges"]["pairwise"] + config["judges"]["rater"]:
+        used |= _hub_ids(registry["judges"][name].get("options", {}))
+    used |= _hub_ids(config["experiments"]["emotion_generation"]["cropper"]["options"])
+    assert "iSEE-Laboratory/llmdet_large" in used and "MizzenAI/HPSv3" in used
+    assert used <= set(paper_run["cache"].shas), sorted(used - set(paper_run["cache"].shas))
+
+
+@pytest.mark.slow
+@pytest.mark.paper_e2e
+def test_every_model_of_the_paper_config_wrote_its_rows(paper_run):
+    config, run = _paper_config(paper_run), paper_run["run"]
+    main = config["generators"]
+    mitigation = [v["generator"] for v in config["vsf"]["variants"]]
+    img2img = config["img2img"]["generators"]
+    for reward in config["rewards"]:
+        for generator in main:
+            scores = contracts.read_table(layout.join(run, layout.scores(reward, generator)), contracts.SCORES)
+            # every image (N prompts x I_o, I_a) under both prompts
+            assert len(scores) == N_PROMPTS * 2 * 2, (reward, generator)
+            assert scores.groupby(["prompt_id", "image_kind"]).ngroups == N_PROMPTS * 2
+            assert (scores["status"] == contracts.OK).all(), (reward, generator, scores["status"].unique())
+            assert scores["score"].notna().all()
+    rater = config["roles"]["rater"]
+    for generator in main + mitigation + img2img:
+        ratings = contracts.read_table(layout.join(run, layout.ratings(rater, generator)), contracts.RATINGS)
+        assert (ratings["status"] == contracts.OK).all() and len(ratings) > 0, generator
+        assert ratings["score"].between(0, 2).all()  # an expectation over the ratings 0, 1, 2
+    for judge in config["judges"]["pairwise"]:
+        for generator in main:
+            labels = contracts.read_table(layout.join(run, layout.labels(judge, generator)), contracts.LABELS)
+            assert len(labels) == N_PROMPTS and (labels["status"] == contracts.OK).all(), (judge, generator)
+    # Nano Banana's images came from the loopback OpenRouter server, one request per image at most
+    assert 0 < len(paper_run["image_requests"]) <= N_PROMPTS * 2 + 4 * len(released_data.BIAS_EMOTIONS)
+
+
+@pytest.mark.slow
+@pytest.mark.paper_e2e
+def test_every_enabled_table_exists_or_the_report_says_why(paper_run):
+    from widespectrum.tables.catalog import configured_tables, unavailable_tables
+
+    config, run = _paper_config(paper_run), paper_run["run"]
+    made, missing = configured_tables(config), unavailable_tables(config)
+    assert set(config["analysis"]["tables"]) <= set(made) | set(missing)
+    report = layout.join(run, layout.report("md")).read_text()
+    for name in made:
+        assert layout.join(run, layout.table(name, "csv")).is_file(), name
+        record = yaml.safe_load(layout.join(run, layout.table(name, "json")).read_text())
+        assert record["table"] == name and record["records"], name
+        assert name in report, name
+    for name, why in missing.items():
+        assert not layout.join(run, layout.table(name, "csv")).exists(), name
+        assert name in report and why in report, (name, why)
+
+
+@pytest.mark.slow
+@pytest.mark.paper_e2e
+def test_an_hpsv3_row_is_the_loader_run_on_that_image(paper_run):
+    """One score recomputed here, in this process, by the HPSv3 loader on the tiny cache."""
+    from PIL import Image
+
+    from widespectrum import registry
+    from widespectrum.config import load_registry
+    from widespectrum.runtime import Runtime
+
+    config, run = _paper_config(paper_run), paper_run["run"]
+    generator = "danceflux"
+    scores = contracts.read_table(layout.join(run, layout.scores("hpsv3", generator)), contracts.SCORES)
+    manifest = contracts.read_table(layout.join(run, layout.manifest(generator)), contracts.MANIFEST)
+    prompts = contracts.read_table(layout.join(run, layout.PROMPTS), contracts.PROMPTS)
+    row = scores[(scores["image_kind"] == "a") & (scores["prompt_kind"] == "o")].iloc[0]
+    image_row = manifest[(manifest["prompt_id"] == row["prompt_id"]) & (manifest["image_kind"] == "a")].iloc[0]
+    prompt = prompts.set_index("prompt_id").loc[row["prompt_id"], "prompt_original"]
+    model = registry.build(load_registry(config), "rewards", "hpsv3",
+                           Runtime(device="cpu", cache_dir=str(paper_run["cache"].cache_dir), offline=True))
+    output = model.score([Image.open(layout.join(run, image_row["path"]))], [prompt])
+    assert float(output.scores[0]) == pytest.approx(row["score"], abs=1e-5)
+    assert float(output.sigmas[0]) == pytest.approx(row["score_sigma"], abs=1e-5)
