@@ -238,8 +238,10 @@ def test_the_paper_config_runs_to_the_end_on_the_tiny_cache(paper_run):
 
 
 def _paper_config(paper_run) -> dict:
-    """The run's validated config as the jobs read it (results/<run>/run.yaml)."""
-    return yaml.safe_load(layout.join(paper_run["run"], layout.RUN_SPEC).read_text())
+    """The run's validated config as the jobs read it (its run spec)."""
+    from widespectrum.tables.build import run_config
+
+    return run_config(paper_run["run"])
 
 
 def _hub_ids(options: dict) -> set[str]:
