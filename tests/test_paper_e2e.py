@@ -221,7 +221,7 @@ def paper_run(repo_root, tmp_path_factory, tiny_paper_cache):
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
         started = time.monotonic()
         # --keep-going: one failed job must not hide the others
-        result = reduced_run.snakemake(folder, "--keep-going", env=env, timeout=2400, check=False)
+        result = reduced_run.snakemake(folder, "--keep-going", env=env, timeout=4800, check=False)
         wall_s = time.monotonic() - started
     output = reduced_run.output(result)
     return {"folder": folder, "run": folder / "results" / paper["run"], "result": result, "output": output,
