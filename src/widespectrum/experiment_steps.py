@@ -55,7 +55,8 @@ def build_items(config: dict, experiment: str, output: str | Path, image_dir: st
 def build_prompts(config: dict, experiment: str, output: str | Path, inputs: Sequence[str | Path] = ()) -> pd.DataFrame:
     """The experiment's prompts as a PROMPTS-valid frame, one rendered image per row."""
     exp = experiment_of(config, experiment)
-    frame = exp.build_prompts(config, [str(resolve_path(p)) for p in inputs])
+    # Snakemake's inputs are relative to the job's working directory, which need not be the repository
+    frame = exp.build_prompts(config, [str(Path(p).absolute()) for p in inputs])
     contracts.write_table(frame, output, contracts.PROMPTS)
     log.info("%s: %d prompts to render", experiment, len(frame))
     return frame
