@@ -18,7 +18,7 @@ export MPLBACKEND := Agg
 # Snakemake rules and papermill kernels run the venv's python.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install demo test lint dry-run bench clean-demo
+.PHONY: install demo test test-paper lint dry-run bench clean-demo
 
 install: $(STAMP)
 
@@ -36,7 +36,11 @@ demo: install
 	$(BIN)/widespectrum run --cores $(CORES) --configfile config/demo.yaml
 
 test: install slurm-deps lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not paper_e2e"
+
+# The paper config end to end on a tiny offline cache (about 45 min on 2 cores; tests/test_paper_e2e.py)
+test-paper: install
+	$(BIN)/python -m pytest -m paper_e2e tests/test_paper_e2e.py
 
 # Lint-clean for every run config the repository ships (the paper's is the default).
 lint: install
