@@ -15,7 +15,6 @@ import shutil
 
 import pytest
 
-from .fixtures.released_data import make_benchmark_table, write_benchmark_parquet
 from .fixtures.reduced_run import (comparable_files, finished_jobs, finished_run, jobs, kill_when, output,
                                    planned_jobs, released_config, run_dir, snakemake, workflow_copy)
 
@@ -76,7 +75,6 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, uninterrupted,
 
 
 def test_run_killed_during_the_ingest_of_released_data_resumes(tmp_path):
-    write_benchmark_parquet(make_benchmark_table(n_prompts=12, image_size=8), tmp_path / "data")
     config = released_config(tmp_path / "data")
     reference = workflow_copy(tmp_path / "uninterrupted", config)
     snakemake(reference)
