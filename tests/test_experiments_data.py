@@ -1,7 +1,6 @@
 """Side experiments (E6, E7, E8, E10): stand-in items, prompts to render, score tables."""
 
 import math
-import string
 import zlib
 from pathlib import Path
 
@@ -591,37 +590,13 @@ DETECTOR_ID = "iSEE-Laboratory/llmdet_large"
 @pytest.fixture(scope="module")
 def tiny_detector(tmp_path_factory):
     """A tiny random MM-Grounding-DINO (LLMDet's architecture) installed in a temporary hub cache."""
-    torch = pytest.importorskip("torch")
-    from transformers import (BertConfig, BertTokenizer, GroundingDinoImageProcessor, GroundingDinoProcessor,
-                              MMGroundingDinoConfig, MMGroundingDinoForObjectDetection, SwinConfig)
-
+    pytest.importorskip("torch")
     from widespectrum.demo.hub_cache import install_snapshot
 
+    from .fixtures.tiny_detector import build_tiny_detector
+
     root = tmp_path_factory.mktemp("detector")
-    source, cache = root / "source", root / "hub"
-    pieces = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "face", *string.ascii_lowercase,
-              *[f"##{c}" for c in string.ascii_lowercase], *string.punctuation]
-    vocab = {piece: index for index, piece in enumerate(dict.fromkeys(pieces))}
-    config = MMGroundingDinoConfig(
-        backbone_config=SwinConfig(image_size=128, patch_size=4, embed_dim=8, depths=[1, 1, 1, 1],
-                                   num_heads=[1, 1, 1, 1], window_size=2,
-                                   out_features=["stage2", "stage3", "stage4"]),
-        text_config=BertConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                               intermediate_size=32, max_position_embeddings=64),
-        # GroupNorm(32, d_model) is built in, so d_model stays a multiple of 32; the tied box
-        # heads need at least two decoder layers
-        d_model=32, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
-        encoder_attention_heads=2, decoder_attention_heads=2, num_queries=12, encoder_n_points=1,
-        decoder_n_points=1, max_text_len=32,
-    )
-    torch.manual_seed(0)
-    MMGroundingDinoForObjectDetection(config).eval().save_pretrained(source)
-    tokenizer = BertTokenizer(vocab=vocab, do_lower_case=True, model_max_length=32)
-    # 128 px keeps the coarsest feature map above 1 x 1, which GroupNorm needs
-    processor = GroundingDinoProcessor(
-        image_processor=GroundingDinoImageProcessor(size={"shortest_edge": 128, "longest_edge": 128}),
-        tokenizer=tokenizer)
-    processor.save_pretrained(source)
+    source, cache = build_tiny_detector(root / "source"), root / "hub"
     sha = install_snapshot(source, cache, DETECTOR_ID)
     return {"source": source, "cache": cache, "sha": sha}
 
