@@ -324,7 +324,7 @@ def test_audit_counts_and_files(synthetic, tmp_path):
     assert any("dance_flux" in note and "no generator mapping" in note for note in audit.notes)
     assert any("sd3_medium_grpo_2" in note and "dropped" in note for note in audit.notes)
 
-    written = write_audit(audit, tmp_path / "audit")
+    written = write_audit(audit, tmp_path)
     assert sorted(p.name for p in written) == ["audit.csv", "audit.json", "audit.md"]
     payload = json.loads((tmp_path / "audit" / "audit.json").read_text())
     assert payload["summary"]["unmapped_models"] == ["dance_flux"]

@@ -207,7 +207,7 @@ def ingest_released(config: dict, expected_outputs: list[str | Path], threads: i
     converted = convert_benchmark(table, spec)
     manifests = write_images(table, spec, run_dir, converted) if spec.images else None
     write_converted(converted, run_dir, manifests)
-    write_audit(audit_benchmark(table, converted, spec), layout.join(run_dir, layout.AUDIT_DIR))
+    write_audit(audit_benchmark(table, converted, spec), run_dir)
     # the contract of each stage folder the ingest writes into
     schemas = {"scores": contracts.SCORES, "judgements": contracts.LABELS, "ratings": contracts.RATINGS,
                "images": contracts.MANIFEST, "prompts": contracts.PROMPTS}

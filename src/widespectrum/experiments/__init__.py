@@ -12,8 +12,7 @@ import importlib
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
-
+from ..config import load_yaml
 from .art import EXPERIMENT as ART
 from .ava import EXPERIMENT as AVA
 from .base import Experiment
@@ -53,8 +52,7 @@ def registered(config: Mapping) -> dict[str, Experiment]:
 
 def experiments_schema(experiments: Mapping[str, Experiment]) -> dict:
     """The schema of a config's ``experiments`` mapping, assembled from the experiments' fragments."""
-    with open(SCHEMA_DEFS_FILE, encoding="utf-8") as handle:
-        defs = yaml.safe_load(handle)
+    defs = load_yaml(SCHEMA_DEFS_FILE)
     blocks = {name: e.schema for name, e in experiments.items() if not e.top_level and e.schema is not None}
     return {"$id": SCHEMA_ID, "type": "object", "additionalProperties": False,
             "description": "the side experiments a run does; an absent block is one it does not do",

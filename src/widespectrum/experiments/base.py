@@ -23,9 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import yaml
-
 from .. import layout
+from ..config import load_yaml
 from ..tables.benchmark import pair_inputs
 from ..tables.spec import TableSpec
 
@@ -86,8 +85,7 @@ class Experiment:
         path = Path(inspect.getfile(type(self))).with_name("schema.yaml")
         if not path.is_file():
             return None
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle)
+        return load_yaml(path)
 
     def problems(self, config: Mapping, registry: Mapping) -> list[str]:
         """What the block asks that the registries or the run cannot give (beyond the schema)."""

@@ -1,8 +1,8 @@
 """An audit of the released benchmark's conversion: what was read, dropped,
 flagged or left unmapped, per released model, so no row disappears silently.
 
-Written to ``results/<run>/audit/`` as audit.csv (the per-model table),
-audit.json (table, summary and notes) and audit.md (the same for reading).
+Written under the run folder at ``layout.audit(suffix)``: audit.csv (the per-model
+table), audit.json (table, summary and notes) and audit.md (the same for reading).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import layout
 from ..contracts import OK, write_json, write_text
 from .benchmark import (
     BLIP_COLUMN,
@@ -186,17 +187,17 @@ def _notes(converted: ReleasedBenchmark, spec: ReleasedSpec, per_model: pd.DataF
     return notes
 
 
-def write_audit(audit: Audit, out_dir: str | os.PathLike) -> list[Path]:
-    out_dir = Path(out_dir)
+def write_audit(audit: Audit, run_dir: str | os.PathLike) -> list[Path]:
+    """The audit's three files in ``run_dir``, where the run layout puts them."""
     table = audit.per_model
     payload = {"summary": audit.summary, "notes": audit.notes,
                "per_model": [{k: _json_value(v) for k, v in r.items()} for r in table.to_dict("records")]}
     written = [
-        write_text(out_dir / "audit.csv", table.to_csv(index=False)),
-        write_json(out_dir / "audit.json", payload),
-        write_text(out_dir / "audit.md", _markdown(audit)),
+        write_text(layout.join(run_dir, layout.audit("csv")), table.to_csv(index=False)),
+        write_json(layout.join(run_dir, layout.audit("json")), payload),
+        write_text(layout.join(run_dir, layout.audit("md")), _markdown(audit)),
     ]
-    logger.info("wrote the released-data audit to %s", out_dir)
+    logger.info("wrote the released-data audit to %s", layout.join(run_dir, layout.AUDIT_DIR))
     return written
 
 
