@@ -2,8 +2,10 @@
 
 Same conventions as ``widespectrum.analysis.tables``: each function takes a
 frame of its contract plus plain parameters and returns a ``TableResult``.
-Rows whose status is not 'ok', or whose value is null, are left out and
-counted; an absent input gives NaN in the columns it feeds and a note, never
+Rows whose status is not 'ok', or whose value is null or not finite, are left
+out: ``records["excluded"]`` counts them and ``records["excluded_because"]``
+says why, ``{category: {status: n}}`` under the same keys (reward, generator
+or input). An absent input gives NaN in the columns it feeds and a note, never
 an error. The first column names the row by the raw name in the input; the
 published columns follow, then the extras (confidence intervals, counts).
 """
