@@ -292,7 +292,7 @@ def test_fig_diff_overall_and_overlapping_classes():
     assert frame.loc["exposure_extremes", "gap"] == -2.0 and frame.loc["exposure_extremes", "n"] == 1
     assert result.records["multi_class_items"] == 2
     assert result.records["items_without_class"] == 1 and result.records["unpaired_items"] == 1
-    assert result.records["excluded"] == 1
+    assert result.records["excluded"] == {"hps3": 1}
     assert any("overlap" in note for note in result.notes)
     assert frame.loc["overall", "gap_lo"] <= frame.loc["overall", "gap"] <= frame.loc["overall", "gap_hi"]
 

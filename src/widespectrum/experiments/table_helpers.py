@@ -7,12 +7,12 @@ in ``widespectrum.contracts`` in, plain values out; nothing here reads a file.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from ..analysis.tables import _check_prompts, _judge_sums, _reward_scores, _split_usable
+from ..analysis.tables import _check_prompts, _judge_sums, _reward_scores, _split_usable, exclusion_reasons
 from ..contracts import RATINGS, SCORES
 
 
@@ -26,8 +26,15 @@ def in_order(values: pd.Series) -> list[str]:
     return [str(v) for v in dict.fromkeys(values)]
 
 
-def excluded_by(rejected: pd.DataFrame, column: str) -> dict[str, int]:
-    return {str(k): int(n) for k, n in rejected.groupby(column).size().items()}
+def exclusions(
+    rejected: pd.DataFrame, column: str
+) -> tuple[dict[str, int], dict[str, dict[str, dict[str, int]]]]:
+    """The rows ``_split_usable`` left out per value of ``column``: how many, and ``{category: {status: n}}``.
+
+    A table's records keep them as ``excluded`` and ``excluded_because``.
+    """
+    groups = rejected.groupby(column)
+    return ({str(k): len(g) for k, g in groups}, {str(k): exclusion_reasons(g) for k, g in groups})
 
 
 def int_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -65,11 +72,20 @@ def judge_sums_or_none(
     return _judge_sums(usable, _check_prompts(prompts) if prompts is not None else None, j_dimensions)
 
 
-def excluded_rows(scores: pd.DataFrame | None, ratings: pd.DataFrame | None, reward: str) -> dict[str, Any]:
+def excluded_rows(
+    scores: pd.DataFrame | None, ratings: pd.DataFrame | None, rewards: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``excluded`` and ``excluded_because`` of a table on scores and ratings, per input and generator.
+
+    ``rewards`` names each reward the table reads under the key its rows go to
+    (``{"scores": "hpsv3"}``); the ratings' rows go to ``ratings``.
+    """
     _, scores_rejected = _split_usable(scores, SCORES, "score", "given to an experiment table")
     _, ratings_rejected = _split_usable(ratings, RATINGS, "score", "given to an experiment table")
-    return {"scores": excluded_by(scores_rejected.loc[scores_rejected["reward"] == reward], "generator"),
-            "ratings": excluded_by(ratings_rejected, "generator")}
+    parts = {key: scores_rejected.loc[scores_rejected["reward"] == reward] for key, reward in rewards.items()}
+    parts["ratings"] = ratings_rejected
+    split = {key: exclusions(rejected, "generator") for key, rejected in parts.items()}
+    return {k: counts for k, (counts, _) in split.items()}, {k: reasons for k, (_, reasons) in split.items()}
 
 
 RATING_CLASSES = (0, 1, 2)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ...analysis.tables import TableResult, _check_unique, _mean, _split_usable
 from ...contracts import ART_SCORES
-from ..table_helpers import excluded_by, int_columns
+from ..table_helpers import exclusions, int_columns
 
 
 def tab_real_arts(
@@ -57,9 +57,10 @@ def tab_real_arts(
         row.update({f"blip_{kind}_captions": _mean(values), f"n_blip_{kind}": len(values)})
     if blip_reward is None:
         notes.append("no BLIP reward named: the caption check columns are NaN")
+    excluded, excluded_because = exclusions(rejected, "reward")
     records = {"reward": reward, "blip_reward": blip_reward, "leaderboard_source": leaderboard_source,
                "leaderboard_month": leaderboard_month, "leaderboard": entries,
-               "excluded": excluded_by(rejected, "reward"), **placement}
+               "excluded": excluded, "excluded_because": excluded_because, **placement}
     frame = pd.DataFrame([row], columns=TAB_REAL_ARTS_COLUMNS)
     return TableResult(int_columns(frame), notes, records)
 

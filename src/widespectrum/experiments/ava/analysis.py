@@ -12,7 +12,7 @@ import pandas as pd
 
 from ...analysis.tables import TableResult, _check_unique, _mean, _mean_ci, _split_usable
 from ...contracts import AVA_SCORES
-from ..table_helpers import int_columns, snake_key
+from ..table_helpers import exclusions, int_columns, snake_key
 
 
 def fig_diff(
@@ -38,7 +38,8 @@ def fig_diff(
     """
     notes: list[str] = []
     usable, rejected = _split_usable(ava_scores, AVA_SCORES, "score", "of the AVA experiment")
-    records: dict[str, Any] = {"reward": reward, "excluded": int((rejected["reward"] == reward).sum()),
+    excluded, excluded_because = exclusions(rejected.loc[rejected["reward"] == reward], "reward")
+    records: dict[str, Any] = {"reward": reward, "excluded": excluded, "excluded_because": excluded_because,
                                "bootstrap": {"n_boot": n_boot, "seed": seed, "level": level}}
     if ava_scores is None:
         notes.append("no AVA scores given: every value is NaN")

@@ -14,7 +14,7 @@ import pandas as pd
 from ...analysis.stats import wilcoxon_one_sided
 from ...analysis.tables import TableResult, _check_unique, _split_usable
 from ...contracts import CRITICAL_SCORES
-from ..table_helpers import excluded_by, in_order, int_columns, snake_key
+from ..table_helpers import exclusions, in_order, int_columns, snake_key
 
 
 def _critical_pairs(
@@ -22,8 +22,11 @@ def _critical_pairs(
     pair: tuple[str, str],
     rewards: Sequence[str] | None,
     notes: list[str],
-) -> tuple[pd.DataFrame, list[str], dict[str, int]]:
-    """Scores keyed (reward, prompt_id) with columns a and b (the two generators); prompts lacking one dropped."""
+) -> tuple[pd.DataFrame, list[str], dict[str, Any]]:
+    """Scores keyed (reward, prompt_id) with columns a and b (the two generators); prompts lacking one dropped.
+
+    Also the rewards and the records of the pair's rows left out, ``excluded`` and ``excluded_because``.
+    """
     a, b = pair
     usable, rejected = _split_usable(critical_scores, CRITICAL_SCORES, "score", "of the critical prompts")
     if critical_scores is None:
@@ -41,7 +44,8 @@ def _critical_pairs(
     for reward in rewards:
         if critical_scores is not None and not (usable["reward"] == reward).any():
             notes.append(f"reward {reward!r} has no usable critical-prompt scores: its row is NaN")
-    excluded = excluded_by(rejected.loc[rejected["generator"].isin([a, b])], "reward")
+    counts, reasons = exclusions(rejected.loc[rejected["generator"].isin([a, b])], "reward")
+    excluded = {"excluded": counts, "excluded_because": reasons}
     return wide.dropna().set_axis(["a", "b"], axis=1), list(rewards), excluded
 
 
@@ -77,9 +81,9 @@ def tab_critical_selection(
         mine = _of_reward(wide, reward)
         rows.append({"reward": reward, names[0]: int((mine["a"] > mine["b"]).sum()),
                      names[1]: int((mine["b"] > mine["a"]).sum()), "ties": int((mine["a"] == mine["b"]).sum()),
-                     "n": len(mine), "n_excluded": excluded.get(reward, 0)})
+                     "n": len(mine), "n_excluded": excluded["excluded"].get(reward, 0)})
     frame = pd.DataFrame(rows, columns=["reward", *names, "ties", "n", "n_excluded"])
-    return TableResult(int_columns(frame), notes, {"pair": list(pair), "excluded": excluded})
+    return TableResult(int_columns(frame), notes, {"pair": list(pair), **excluded})
 
 
 def tab_critical_test(
@@ -107,7 +111,7 @@ def tab_critical_test(
     alternatives = dict(alternatives or {})
     wide, rewards, excluded = _critical_pairs(critical_scores, pair, rewards, notes)
     rows = []
-    records: dict[str, Any] = {"pair": list(pair), "excluded": excluded, "tests": {}}
+    records: dict[str, Any] = {"pair": list(pair), **excluded, "tests": {}}
     for reward in rewards:
         alternative = alternatives.get(reward, "greater")
         if alternative not in ("greater", "less"):

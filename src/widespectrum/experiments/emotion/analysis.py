@@ -2,8 +2,10 @@
 
 Same conventions as ``widespectrum.analysis.tables``: each function takes a
 frame of its contract plus plain parameters and returns a ``TableResult``.
-Rows whose status is not 'ok', or whose value is null, are left out and
-counted; an absent input gives NaN in the columns it feeds and a note, never
+Rows whose status is not 'ok', or whose value is null or not finite, are left
+out: ``records["excluded"]`` counts them and ``records["excluded_because"]``
+says why, ``{category: {status: n}}`` under the same keys (reward, generator
+or input). An absent input gives NaN in the columns it feeds and a note, never
 an error. The first column names the row by the raw name in the input; the
 published columns follow, then the extras (confidence intervals, counts).
 """
@@ -16,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...analysis.tables import TableResult, _check_unique, _mean, _mean_ci, _split_usable, exclusion_reasons
+from ...analysis.tables import TableResult, _check_unique, _mean, _mean_ci, _split_usable
 from ...contracts import EMOTION_SCORES, EMOTIONS_NEGATIVE
-from ..table_helpers import excluded_by, in_order, int_columns
+from ..table_helpers import exclusions, in_order, int_columns
 
 
 EMOTION_COLUMNS = {"angry": "anger", "fearful": "fearfulness", "sad": "sadness"}  # contract -> published
@@ -33,8 +35,7 @@ def _emotion_pairs(
     ``records["incomplete_items"][reward][emotion]``.
     """
     usable, rejected = _split_usable(emotion_scores, EMOTION_SCORES, "score", "of the emotion experiment")
-    records["excluded"] = excluded_by(rejected, "reward")
-    records["excluded_because"] = {str(r): exclusion_reasons(g) for r, g in rejected.groupby("reward")}
+    records["excluded"], records["excluded_because"] = exclusions(rejected, "reward")
     if emotion_scores is None:
         notes.append("no emotion scores given: every value is NaN")
     off_design = ~(usable["image_emotion"].eq("happy") | usable["image_emotion"].eq(usable["emotion"]))

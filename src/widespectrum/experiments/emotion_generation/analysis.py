@@ -12,7 +12,7 @@ import pandas as pd
 
 from ...analysis.tables import TableResult, _check_unique, _ci_columns, _mean_and_ci, _split_usable
 from ...contracts import EMOTIONS, FACE_SCORES
-from ..table_helpers import excluded_by, in_order, int_columns
+from ..table_helpers import exclusions, in_order, int_columns
 
 
 def tab_emotion_gen(
@@ -46,7 +46,7 @@ def tab_emotion_gen(
         if usable.empty and face_scores is not None:
             notes.append(f"reward {reward!r} has no usable face scores: every value is NaN")
     _check_unique(usable, ["generator", "prompt_id", "reward"], "face scores")
-    excluded = excluded_by(rejected, "generator")
+    excluded, excluded_because = exclusions(rejected, "generator")
     if generators is None:
         generators = in_order(usable["generator"])
     rows = []
@@ -64,7 +64,8 @@ def tab_emotion_gen(
         rows.append(row)
     frame = pd.DataFrame(rows, columns=TAB_EMOTION_GEN_COLUMNS)
     records = {"reward": reward if reward is not None else (present[0] if present else None),
-               "excluded": excluded, "bootstrap": {"n_boot": n_boot, "seed": seed, "level": level}}
+               "excluded": excluded, "excluded_because": excluded_because,
+               "bootstrap": {"n_boot": n_boot, "seed": seed, "level": level}}
     return TableResult(int_columns(frame), notes, records)
 
 

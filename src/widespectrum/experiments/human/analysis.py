@@ -6,6 +6,7 @@ Conventions as in ``widespectrum.experiments.emotion.analysis``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,9 @@ def human_agreement(
     selected = pd.to_numeric(labels["selected"], errors="coerce")
     labels_ok = labels.loc[selected.isin(list(JUDGE_LABEL_TO_ANSWER))].assign(selected=selected)
     records["excluded"] = {"answers": int(len(answers) - len(answers_ok)), "labels": int(len(labels) - len(labels_ok))}
+    records["excluded_because"] = {
+        "answers": _left_out(answers["answer"], answer, RATING_CLASSES, "answer"),
+        "labels": _left_out(labels["selected"], selected, list(JUDGE_LABEL_TO_ANSWER), "label")}
     _check_unique(labels_ok, ["pair_id"], "judge labels")
     if "rater_id" in answers_ok.columns:
         _check_unique(answers_ok, ["pair_id", "rater_id"], "human answers")
@@ -89,6 +93,15 @@ def human_agreement(
                accuracy_tie_grouped_with_original=float(np.mean((h == 2) == (j == 2))),
                pairs=len(joined), n_pairs_ties_removed=int(decided.sum()))
     return TableResult(int_columns(pd.DataFrame([row], columns=HUMAN_AGREEMENT_COLUMNS)), notes, records)
+
+
+def _left_out(raw: pd.Series, numeric: pd.Series, scale: Sequence[int], what: str) -> dict[str, int]:
+    """Why values were left out: none given, or one off the scale (a non-number included)."""
+    missing = raw.isna()
+    off_scale = ~missing & ~numeric.isin(scale)
+    named = ", ".join(str(v) for v in sorted(scale))
+    counts = {f"missing {what}": int(missing.sum()), f"{what} outside {{{named}}}": int(off_scale.sum())}
+    return {why: n for why, n in counts.items() if n}
 
 
 HUMAN_AGREEMENT_COLUMNS = ["judge", "mae", "quadratic_kappa", "accuracy_ties_removed",

@@ -53,8 +53,9 @@ def tab_img2img(
             "n_j": len(j),
         })
     frame = pd.DataFrame(rows, columns=TAB_IMG2IMG_COLUMNS)
+    excluded, excluded_because = excluded_rows(scores, ratings, {"scores": reward})
     records = {"reward": reward, "j_dimensions": j_dimensions,
-               "excluded": excluded_rows(scores, ratings, reward),
+               "excluded": excluded, "excluded_because": excluded_because,
                "bootstrap": {"n_boot": n_boot, "seed": seed, "level": level}}
     return TableResult(int_columns(frame), notes, records)
 

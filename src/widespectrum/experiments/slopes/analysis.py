@@ -14,10 +14,10 @@ import pandas as pd
 import statsmodels
 import statsmodels.api as sm
 
-from ...analysis.tables import PAIR_KEY, TableResult, _check_unique, _split_usable
+from ...analysis.tables import PAIR_KEY, TableResult, _check_unique, _split_usable, exclusion_reasons
 from ...contracts import RATINGS, SCORES
 from ...prompts.dimensions import DIMENSIONS
-from ..table_helpers import excluded_by
+from ..table_helpers import exclusions
 
 
 def fig_slopes(
@@ -49,10 +49,12 @@ def fig_slopes(
     if scores is not None and blip.empty:
         notes.append(f"BLIP reward {blip_reward!r} has no usable r(I,p_o): every coefficient is NaN")
     rows = []
+    score_counts, score_reasons = exclusions(scores_rejected, "reward")
     records: dict[str, Any] = {"statsmodels_version": statsmodels.__version__, "alpha": alpha,
                                "blip_reward": blip_reward, "models": {},
-                               "excluded": {"scores": excluded_by(scores_rejected, "reward"),
-                                            "ratings": int(len(ratings_rejected))}}
+                               "excluded": {"scores": score_counts, "ratings": int(len(ratings_rejected))},
+                               "excluded_because": {"scores": score_reasons,
+                                                    "ratings": exclusion_reasons(ratings_rejected)}}
     with_blip = judge.join(blip.rename("blip"), how="inner")
     for reward in rewards:
         design = with_blip

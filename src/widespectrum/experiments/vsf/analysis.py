@@ -71,8 +71,9 @@ def tab_vsf(
                      **_mean_and_ci("blip", aa, n_boot, seed, level),
                      "generator": generator, "n_hpsv3": len(ao), "n_j": len(j), "n_blip": len(aa)})
     frame = pd.DataFrame(rows, columns=TAB_VSF_COLUMNS)
+    excluded, excluded_because = excluded_rows(scores, ratings, {"scores": reward, "blip_scores": blip_reward})
     records = {"reward": reward, "blip_reward": blip_reward,
-               "excluded": excluded_rows(scores, ratings, reward),
+               "excluded": excluded, "excluded_because": excluded_because,
                "j_s": "mean over pairs of mean over the selected dimensions of J(I_a,d)/2",
                "bootstrap": {"n_boot": n_boot, "seed": seed, "level": level}}
     return TableResult(int_columns(frame), notes, records)
