@@ -7,6 +7,7 @@ caption would prefer the photograph.
 from __future__ import annotations
 
 from ... import layout
+from ...tables.benchmark import BOOTSTRAP_KEYS
 from ...tables.spec import TableSpec
 from ..base import Experiment
 
@@ -23,6 +24,7 @@ class Ava(Experiment):
     tables = {
         "fig_diff": TableSpec(
             compute="widespectrum.experiments.ava.tables:fig_diff", requires=_scores, experiment="ava",
+            reads=BOOTSTRAP_KEYS,
             section="E7", published="fig_diff",
             caption="mean r(clean render) - r(anti-aesthetic photo) under the anti-aesthetic caption, per class"),
     }
