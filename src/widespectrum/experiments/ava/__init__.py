@@ -21,6 +21,8 @@ class Ava(Experiment):
     has_items = True
     renders_key = "generator"
     rewards_key = "reward"
+    # where the release's captions come from: a new recaption source rebuilds the items
+    item_keys = (*Experiment.item_keys, "recaptions")
     tables = {
         "fig_diff": TableSpec(
             compute="widespectrum.experiments.ava.tables:fig_diff", requires=_scores, experiment="ava",
