@@ -24,8 +24,9 @@ pytestmark = pytest.mark.slow
 
 SENTINEL = "sk-sentinel-rerun-0123456789"
 WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "notebooks", "report", "envs", "profiles", "config", "docs")
-# the main benchmark's tables read analysis.bootstrap; fig_slopes (E12) does not
-BOOTSTRAP_TABLES = {"tab_gen", "tab_reward_model", "tab_align_p"}
+# the tables of the run with bootstrap intervals: the main benchmark's, tab_emotion and fig_emotion_bias (E6),
+# tab_real_arts (E8); fig_slopes (E12) has none and is not made here anyway
+BOOTSTRAP_TABLES = {"tab_gen", "tab_reward_model", "tab_align_p", "tab_emotion", "fig_emotion_bias", "tab_real_arts"}
 
 
 def _snakemake(workdir, *args, timeout=900):

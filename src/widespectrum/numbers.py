@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import layout
+from .experiments import registered
 
 LISTING_LIMIT = 20  # more contributing rows than this go to a file under explain/
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL)", re.IGNORECASE)
@@ -124,22 +125,23 @@ def _prune(keys: Iterable[str]) -> list[str]:
 
 
 def table_config_keys(spec, config: Mapping) -> list[str]:
-    """The config keys one table depends on: those its ``requires`` reads, and its analysis block.
+    """The config keys one table depends on: those its ``requires`` reads, its analysis block, and ``spec.reads``.
 
     The main benchmark's tables read ``analysis`` (all but the table list, which
     says which tables exist, not how one is computed); an experiment's tables
-    read their experiment's block.
+    read their experiment's block, and what their catalog entry declares it
+    reads besides (``analysis.bootstrap`` for those with confidence intervals).
     """
     recording = RecordingConfig(config)
     try:
         spec.requires(recording)
     except KeyError:  # the run lacks the table's block
         pass
-    keys = set(recording.seen)
+    keys = set(recording.seen) | set(spec.reads)
     if spec.experiment is None:
         keys |= {f"analysis.{k}" for k in config.get("analysis", {}) if k != "tables"}
     else:
-        keys.add(f"experiments.{spec.experiment}")
+        keys.add(registered(config)[spec.experiment].key())  # img2img and vsf sit at the config's top
     return _prune(keys)
 
 

@@ -61,6 +61,10 @@ def requires_tab_align_p(config: Mapping) -> dict[str, list[str]]:
                        ratings=[(r, g) for r in _raters(config) for g in paired])
 
 
+# What ``bootstrap`` reads; a table whose compute calls it declares these in ``TableSpec.reads``.
+BOOTSTRAP_KEYS = ("analysis.bootstrap",)
+
+
 def bootstrap(config: Mapping) -> dict[str, int]:
     boot = config["analysis"]["bootstrap"]
     return {"n_boot": int(boot["n"]), "seed": int(boot["seed"])}

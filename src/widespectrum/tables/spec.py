@@ -34,6 +34,9 @@ class TableSpec:
     # unavailable(config) -> why the run cannot make the table (None: it can); such a
     # table is left out of the DAG and the report gives the reason, rather than a table of NaNs.
     unavailable: Callable[[Mapping], str | None] | None = None
+    # Dotted config keys ``compute`` reads beyond ``requires`` and its experiment's block (such as
+    # ``tables.benchmark.BOOTSTRAP_KEYS``): the table rule's params, so that changing one reruns the table.
+    reads: tuple[str, ...] = ()
 
     def why_unavailable(self, config: Mapping) -> str | None:
         return self.unavailable(config) if self.unavailable is not None else None

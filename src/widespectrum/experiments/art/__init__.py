@@ -9,6 +9,7 @@ scores them under true and deranged captions, the check that the captions fit.
 from __future__ import annotations
 
 from ... import layout
+from ...tables.benchmark import BOOTSTRAP_KEYS
 from ...tables.spec import TableSpec
 from ..base import Experiment
 
@@ -27,6 +28,7 @@ class Art(Experiment):
     tables = {
         "tab_real_arts": TableSpec(
             compute="widespectrum.experiments.art.tables:tab_real_arts", requires=_inputs, experiment="art",
+            reads=BOOTSTRAP_KEYS,
             section="E8", published="tab_real_arts",
             caption="mean reward of real artworks under their captions, placed on the reward's leaderboard; BLIP caption check"),
     }

@@ -7,6 +7,7 @@ caption would prefer the photograph.
 from __future__ import annotations
 
 from ... import layout
+from ...tables.benchmark import BOOTSTRAP_KEYS
 from ...tables.spec import TableSpec
 from ..base import Experiment
 
@@ -20,9 +21,12 @@ class Ava(Experiment):
     has_items = True
     renders_key = "generator"
     rewards_key = "reward"
+    # where the release's captions come from: a new recaption source rebuilds the items
+    item_keys = (*Experiment.item_keys, "recaptions")
     tables = {
         "fig_diff": TableSpec(
             compute="widespectrum.experiments.ava.tables:fig_diff", requires=_scores, experiment="ava",
+            reads=BOOTSTRAP_KEYS,
             section="E7", published="fig_diff",
             caption="mean r(clean render) - r(anti-aesthetic photo) under the anti-aesthetic caption, per class"),
     }

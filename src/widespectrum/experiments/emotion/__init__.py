@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ...tables.benchmark import BOOTSTRAP_KEYS
 from ...tables.spec import TableSpec
 from ..base import Experiment
 
@@ -23,11 +24,12 @@ class Emotion(Experiment):
     tables = {
         "tab_emotion": TableSpec(
             compute="widespectrum.experiments.emotion.tables:tab_emotion", requires=_scores, experiment="emotion",
+            reads=BOOTSTRAP_KEYS,
             section="E6", published="tab_emotion",
             caption="accuracy of preferring the negative-emotion picture under the negative-emotion prompt"),
         "fig_emotion_bias": TableSpec(
             compute="widespectrum.experiments.emotion.tables:fig_emotion_bias", requires=_scores,
-            experiment="emotion", section="E6",
+            experiment="emotion", reads=BOOTSTRAP_KEYS, section="E6",
             caption="per reward and emotion: mean score gap negative - happy, and accuracy"),
     }
 

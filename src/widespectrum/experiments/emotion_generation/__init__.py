@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 
 from ... import registry
+from ...tables.benchmark import BOOTSTRAP_KEYS
 from ...tables.spec import TableSpec
 from ..base import Experiment
 
@@ -25,7 +26,7 @@ class EmotionGeneration(Experiment):
     tables = {
         "tab_emotion_gen": TableSpec(
             compute="widespectrum.experiments.emotion_generation.tables:tab_emotion_gen", requires=_scores,
-            experiment="emotion_generation", section="E6", published="tab_emotion_gen",
+            experiment="emotion_generation", reads=BOOTSTRAP_KEYS, section="E6", published="tab_emotion_gen",
             caption="mean face-crop score of 'The face shows [emotion] expression' per generator and emotion"),
     }
 

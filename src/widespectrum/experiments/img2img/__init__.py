@@ -6,6 +6,7 @@ the main benchmark's rules score and rate.
 
 from __future__ import annotations
 
+from ...tables.benchmark import BOOTSTRAP_KEYS
 from ...tables.spec import TableSpec
 from ..base import Experiment
 
@@ -21,6 +22,7 @@ class Img2Img(Experiment):
     tables = {
         "tab_img2img": TableSpec(
             compute="widespectrum.experiments.img2img.tables:tab_img2img", requires=_inputs, experiment="img2img",
+            reads=BOOTSTRAP_KEYS,
             section="E9", published="tab_img2img",
             caption="reward and J change of each img2img re-render against its input"),
     }

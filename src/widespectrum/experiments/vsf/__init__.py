@@ -6,6 +6,7 @@ main benchmark's prompts and are scored and rated by its rules.
 
 from __future__ import annotations
 
+from ...tables.benchmark import BOOTSTRAP_KEYS
 from ...tables.spec import TableSpec
 from ..base import Experiment
 
@@ -21,6 +22,7 @@ class Vsf(Experiment):
     tables = {
         "tab_vsf": TableSpec(
             compute="widespectrum.experiments.vsf.tables:tab_vsf", requires=_inputs, experiment="vsf",
+            reads=BOOTSTRAP_KEYS,
             section="E11", published="tab_vsf",
             caption="reward, selected-dimension J and BLIP of each mitigation variant and scale"),
     }
