@@ -26,7 +26,7 @@ RECORDING_TEST = textwrap.dedent("""\
 """)
 
 
-def test_a_group_spread_over_modules_runs_on_one_worker(tmp_path):
+def test_each_module_and_each_group_of_modules_runs_on_one_worker(tmp_path):
     grouped = sorted(XDIST_GROUPS["repository_workdir"])[:2]
     suite = tmp_path / "suite"
     suite.mkdir()
@@ -46,3 +46,6 @@ def test_a_group_spread_over_modules_runs_on_one_worker(tmp_path):
     assert len(lines) == 16
     workers_of_group = {worker for module, worker in lines if module in grouped}
     assert len(workers_of_group) == 1, lines
+    for module in ("test_ungrouped_a", "test_ungrouped_b"):
+        assert len({worker for name, worker in lines if name == module}) == 1, lines
+    assert len({worker for _, worker in lines}) == 2, lines  # and the work is shared
