@@ -103,13 +103,10 @@ CAPTIONS = ["An oil painting of a harbour at dusk with three fishing boats and a
 
 @pytest.fixture
 def server(monkeypatch):
-    from .fixtures.chat_server import PROXY_VARIABLES, chat_server
+    from .fixtures.chat_server import loopback_chat_server
 
-    for name in PROXY_VARIABLES:  # loopback only: no proxy from the environment may see these requests
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv(KEY_ENV, "test-key-not-a-secret")
-    with chat_server() as state:
+    with loopback_chat_server(monkeypatch) as state:
         yield state
 
 

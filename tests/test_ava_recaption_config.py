@@ -17,7 +17,7 @@ from widespectrum.llm import MissingAPIKeyError
 from widespectrum.released import load_released_table
 from widespectrum.runconfig import validate_run
 
-from .fixtures.chat_server import PROXY_VARIABLES, chat_server
+from .fixtures.chat_server import loopback_chat_server
 from .fixtures.released_data import make_real_images_table, real_images_schema, write_parquet_folder
 
 PHOTOS = ["p_001.jpg", "p_002.jpg"]
@@ -40,10 +40,7 @@ def photographs(tmp_path):
 
 @pytest.fixture
 def loopback(monkeypatch):
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    with chat_server() as server:
+    with loopback_chat_server(monkeypatch) as server:
         yield server
 
 

@@ -30,7 +30,7 @@ from widespectrum.captioning import (
 from widespectrum.llm import MissingAPIKeyError
 
 from .conftest import REPO_ROOT
-from .fixtures.chat_server import PROXY_VARIABLES, Delayed, chat_server
+from .fixtures.chat_server import Delayed, loopback_chat_server
 
 KEY_ENV = "WIDESPECTRUM_TEST_CAPTION_KEY"
 SECRET = "sk-caption-sentinel-91d7e3"
@@ -48,11 +48,7 @@ NORMAL = {"thinking": "An ordinary portrait.", "anti_aesthetic_elements": [], "c
 
 @pytest.fixture
 def server(monkeypatch):
-    # Loopback only: a proxy from the environment must not see these requests.
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    with chat_server() as state:
+    with loopback_chat_server(monkeypatch) as state:
         yield state
 
 

@@ -34,7 +34,7 @@ from widespectrum.prompts.rewriters import REWRITE_FIELD, OpenAICompatibleRewrit
 from widespectrum.runtime import Runtime
 
 from .conftest import REPO_ROOT
-from .fixtures.chat_server import PROXY_VARIABLES, ChatServer, chat_server
+from .fixtures.chat_server import ChatServer, loopback_chat_server
 
 KEY_ENV = "WIDESPECTRUM_TEST_LLM_KEY"
 SECRET = "sk-test-6f1d0c2a9b-secret"
@@ -45,11 +45,7 @@ AUTHORS_SYSTEM_TEXT = "You are an image preference judge. Reply with a JSON obje
 
 @pytest.fixture
 def endpoint(monkeypatch) -> Iterator[ChatServer]:
-    # Loopback only: a proxy from the environment must not see these requests.
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    with chat_server() as state:
+    with loopback_chat_server(monkeypatch) as state:
         yield state
 
 

@@ -39,7 +39,7 @@ from widespectrum.released.loading import released_source
 from widespectrum.runconfig import load_run
 from widespectrum.tables.build import compute_table
 
-from .fixtures.chat_server import PROXY_VARIABLES, chat_server
+from .fixtures.chat_server import loopback_chat_server
 from .fixtures.released_data import (
     CRITICAL_MODELS,
     DEFAULT_HPSV3_FLAT,
@@ -338,12 +338,9 @@ def test_ava_captions_from_a_recaption_folder(tmp_path):
 
 
 def test_ava_captions_from_the_recaption_backend(tmp_path, monkeypatch):
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("RECAPTION_TEST_KEY", "sk-test-recaption")
     photos = _photographs(tmp_path)
-    with chat_server() as server:
+    with loopback_chat_server(monkeypatch) as server:
         # The backend's schema asks for its reasoning first; the folder files are read without it.
         answers = [{"thinking": "looked closely", **a} for a in (RECAPTION_GOOD, RECAPTION_BLUR, RECAPTION_NONE)]
         server.script(*answers, "not json", "still not json")
