@@ -7,6 +7,7 @@ reward class: the model's own forward pass or its embeddings, recombined here.
 from __future__ import annotations
 
 import copy
+from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ from widespectrum.runtime import Runtime
 from widespectrum.scoring.blip import BLIPITMReward
 from widespectrum.scoring.clip import CLIPReward
 from widespectrum.scoring.hpsv2 import HPSv2Reward, register_model_config
+
+from .fixtures.forward_calls import batch_sizes_seen
 
 CLIP_L = "openai/clip-vit-large-patch14"
 PICKSCORE = "yuvalkirstain/PickScore_v1"
@@ -278,6 +281,25 @@ def test_batch_size_does_not_change_a_score(rewards, images, name):
                             reward.score(images[7:], PROMPTS[7:]).scores])
     for scores in (*by_batch_size.values(), split):
         np.testing.assert_allclose(scores, by_batch_size[10], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name, image_encoder, text_encoder", [
+    ("clip-l", "model.vision_model", "model.text_model"),
+    ("pickscore", "model.vision_model", "model.text_model"),
+    ("hpsv2", "model.visual", "model.transformer"),
+])
+def test_a_batch_encodes_each_image_and_prompt_once(rewards, images, name, image_encoder, text_encoder):
+    """The 4 pairs of 2 images and 2 prompts (a scoring job's batch holds each image under its two
+    prompts) encode 2 images and 2 prompts, and every pair keeps the score it has alone."""
+    reward = rewards[name]
+    pair_images = [images[1], images[1], images[4], images[4]]
+    pair_prompts = [PROMPTS[0], PROMPTS[2], PROMPTS[0], PROMPTS[2]]
+    alone = [reward.score([image], [prompt]).scores[0] for image, prompt in zip(pair_images, pair_prompts)]
+    with (batch_sizes_seen(attrgetter(image_encoder)(reward)) as image_calls,
+          batch_sizes_seen(attrgetter(text_encoder)(reward)) as text_calls):
+        together = reward.score(pair_images, pair_prompts).scores
+    assert (image_calls, text_calls) == ([2], [2])
+    np.testing.assert_allclose(together, alone, atol=1e-5, rtol=0)
 
 
 def test_provenance_records_requested_and_resolved_revisions(hub, rewards):

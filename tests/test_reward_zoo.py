@@ -7,6 +7,8 @@ on the same tiny weights read back from the files.
 
 from __future__ import annotations
 
+import contextlib
+from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from widespectrum.demo import hub_cache
 from widespectrum.runtime import Runtime
 
 from .fixtures import tiny_rewards
+from .fixtures.forward_calls import batch_sizes_seen
 
 REWARDS_YAML = Path(__file__).resolve().parents[1] / "config" / "rewards.yaml"
 HPSV3_REPO, QWEN2_VL = "MizzenAI/HPSv3", "Qwen/Qwen2-VL-7B-Instruct"
@@ -492,6 +495,27 @@ def test_scores_do_not_depend_on_batch_size_or_order(request, images, name):
     np.testing.assert_allclose(shuffled, by_size[10][order], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("name, image_encoder, text_encoder", [
+    ("imagereward", "vision", None),
+    ("hps_v1", "model.visual", "model.transformer"),
+    ("mps", "clip.vision_model", "clip.text_model"),
+])
+def test_a_batch_encodes_each_image_and_prompt_once(request, images, name, image_encoder, text_encoder):
+    """A scoring job's batch holds each image under its two prompts: the 4 pairs of 2 images and
+    2 prompts encode 2 images and 2 prompts, and every pair keeps the score it has alone."""
+    reward = request.getfixturevalue(name)
+    pair_images = [images[0], images[0], images[2], images[2]]
+    pair_prompts = [PROMPTS[1], PROMPTS[4], PROMPTS[1], PROMPTS[4]]
+    alone = [reward.score([image], [prompt]).scores[0] for image, prompt in zip(pair_images, pair_prompts)]
+    with contextlib.ExitStack() as stack:
+        image_calls = stack.enter_context(batch_sizes_seen(attrgetter(image_encoder)(reward)))
+        text_calls = stack.enter_context(batch_sizes_seen(attrgetter(text_encoder)(reward))) if text_encoder else None
+        together = reward.score(pair_images, pair_prompts).scores
+    assert image_calls == [2]
+    assert text_calls in (None, [2])
+    np.testing.assert_allclose(together, alone, atol=1e-5, rtol=0)
+
+
 def test_autocast_applies_on_cuda_only():
     from widespectrum.scoring.base import autocast_context, effective_autocast
 
@@ -500,3 +524,14 @@ def test_autocast_applies_on_cuda_only():
     assert effective_autocast(torch.device("cuda"), None) is None
     with autocast_context(torch.device("cpu"), "float16"):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
+
+
+def test_distinct_keeps_first_seen_order_and_maps_every_item():
+    from widespectrum.scoring.base import distinct
+
+    firsts, index = distinct(["b", "a", "b", "c", "a"])
+    assert firsts == ["b", "a", "c"]
+    assert index.tolist() == [0, 1, 0, 2, 1]
+    twin = Image.new("RGB", (2, 2))
+    firsts, index = distinct([twin, Image.new("RGB", (2, 2)), twin], key=id)  # equal pixels, two files
+    assert len(firsts) == 2 and index.tolist() == [0, 1, 0]

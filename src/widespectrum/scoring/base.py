@@ -69,6 +69,28 @@ def load_weights(module, state_dict: Mapping[str, Any], what: str) -> None:
     require_complete_load(what, missing, unexpected)
 
 
+def distinct(items: Sequence, key: Callable[[Any], Any] | None = None) -> tuple[list, Any]:
+    """The distinct items of ``items`` in first-seen order, and for each item the index of its copy
+    among them, as a LongTensor that gathers per-item rows from per-distinct-item rows.
+
+    A scoring job scores every image under its two prompts and every prompt with its two images
+    (runner.COMBINATIONS), so models that encode images and prompts apart encode each once per
+    batch. Images compare by identity (``key=id``): the runner passes one object per image file.
+    """
+    import torch
+
+    key = key or (lambda item: item)
+    position: dict[Any, int] = {}
+    firsts, index = [], []
+    for item in items:
+        k = key(item)
+        if k not in position:
+            position[k] = len(firsts)
+            firsts.append(item)
+        index.append(position[k])
+    return firsts, torch.tensor(index, dtype=torch.long)
+
+
 def normalised_batch(images: Sequence, mean: Sequence[float], std: Sequence[float]):
     """(n, channels, h, w) float32 of equally sized PIL images: x / 255, minus ``mean``, over ``std``.
 

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, normalised_batch, pil_stages_and_normalisation, score_in_batches
+from .base import (RewardModel, RewardOutput, distinct, normalised_batch, pil_stages_and_normalisation,
+                   score_in_batches)
 from .hpsv2 import _PRECISION, clip_prompt_truncated, register_model_config
 from .offhub import verified_file
 
@@ -80,13 +81,16 @@ class HPSv1Reward(RewardModel):
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch
 
-        pixels = normalised_batch([self.pil_stages(image.convert("RGB")) for image in images],
+        unique_images, image_of = distinct(images, key=id)  # each distinct image and prompt encoded once
+        unique_prompts, prompt_of = distinct(prompts)
+        pixels = normalised_batch([self.pil_stages(image.convert("RGB")) for image in unique_images],
                                   self.pixel_mean, self.pixel_std)
-        tokens = self.tokenizer(list(prompts))
+        tokens = self.tokenizer(unique_prompts)
         image_features = self.model.encode_image(pixels.to(self.device, self.dtype)).float()
         text_features = self.model.encode_text(tokens.to(self.device)).float()
-        cosine = (torch.nn.functional.normalize(image_features, dim=-1)
-                  * torch.nn.functional.normalize(text_features, dim=-1)).sum(dim=-1)
+        cosine = (torch.nn.functional.normalize(image_features, dim=-1)[image_of.to(self.device)]
+                  * torch.nn.functional.normalize(text_features, dim=-1)[prompt_of.to(self.device)]).sum(dim=-1)
+        tokens = tokens[prompt_of]
         return RewardOutput(scores=cosine.cpu().numpy().astype(np.float64),
                             truncated=clip_prompt_truncated(self.tokenizer, prompts, tokens))
 

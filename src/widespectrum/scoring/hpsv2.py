@@ -33,8 +33,8 @@ import numpy as np
 
 from ..hub import resolved_revision
 from ..runtime import Runtime
-from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, hub_file, normalised_batch,
-                   pil_stages_and_normalisation, score_in_batches)
+from .base import (RewardModel, RewardOutput, autocast_context, distinct, effective_autocast, hub_file,
+                   normalised_batch, pil_stages_and_normalisation, score_in_batches)
 
 logger = logging.getLogger(__name__)
 
@@ -152,17 +152,21 @@ class HPSv2Reward(RewardModel):
         return score_in_batches(self._score_batch, images, prompts, self.batch_size)
 
     def _embed(self, images: Sequence, prompts: Sequence[str]):
-        """L2-normalised float32 image and text features, one row per pair."""
+        """L2-normalised float32 image and text features and the prompts' tokens, one row per pair
+        (each distinct image and prompt encoded once)."""
         import torch
 
-        pixels = normalised_batch([self.pil_stages(image.convert("RGB")) for image in images],
+        unique_images, image_of = distinct(images, key=id)
+        unique_prompts, prompt_of = distinct(prompts)
+        pixels = normalised_batch([self.pil_stages(image.convert("RGB")) for image in unique_images],
                                   self.pixel_mean, self.pixel_std)
-        tokens = self.tokenizer(list(prompts))
+        tokens = self.tokenizer(unique_prompts)
         with autocast_context(self.device, self.autocast):
             image_features = self.model.encode_image(pixels.to(self.device, self.dtype)).float()
             text_features = self.model.encode_text(tokens.to(self.device)).float()
-        return (torch.nn.functional.normalize(image_features, dim=-1),
-                torch.nn.functional.normalize(text_features, dim=-1), tokens)
+        image_features = torch.nn.functional.normalize(image_features, dim=-1)[image_of.to(self.device)]
+        text_features = torch.nn.functional.normalize(text_features, dim=-1)[prompt_of.to(self.device)]
+        return image_features, text_features, tokens[prompt_of]
 
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         image_features, text_features, tokens = self._embed(images, prompts)

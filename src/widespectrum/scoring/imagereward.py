@@ -36,7 +36,8 @@ import numpy as np
 
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, hub_file, load_weights, normalised_batch, score_in_batches
+from .base import (RewardModel, RewardOutput, distinct, hub_file, load_weights, normalised_batch,
+                   score_in_batches)
 
 logger = logging.getLogger(__name__)
 
@@ -184,9 +185,11 @@ class ImageRewardReward(RewardModel):
         full_lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
         text = self.tokenizer(list(prompts), padding="max_length", truncation=True, max_length=MAX_TEXT_TOKENS,
                               return_tensors="pt").to(self.device)
-        pixels = normalised_batch([self.crop(image) for image in images], CLIP_MEAN, CLIP_STD).to(self.device,
-                                                                                                  self.dtype)
-        image_embeds = self.vision(pixel_values=pixels).last_hidden_state
+        # The ViT sees each distinct image once; the text encoder cross-attends per pair.
+        unique_images, image_of = distinct(images, key=id)
+        pixels = normalised_batch([self.crop(image) for image in unique_images], CLIP_MEAN, CLIP_STD)
+        image_embeds = self.vision(pixel_values=pixels.to(self.device, self.dtype)).last_hidden_state
+        image_embeds = image_embeds[image_of.to(self.device)]
         image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=self.device)
         hidden = self.text(input_ids=text["input_ids"], attention_mask=text["attention_mask"],
                            encoder_hidden_states=image_embeds, encoder_attention_mask=image_mask).last_hidden_state

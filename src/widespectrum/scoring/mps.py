@@ -43,7 +43,7 @@ import numpy as np
 
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, load_weights, score_in_batches
+from .base import RewardModel, RewardOutput, distinct, load_weights, score_in_batches
 from .offhub import sha256_of, verified_file
 
 logger = logging.getLogger(__name__)
@@ -330,11 +330,16 @@ class MPSReward(RewardModel):
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch
 
+        # The two encoders see each distinct image and prompt once; the cross model sees every pair.
+        unique_images, image_of = distinct(images, key=id)
+        unique_prompts, prompt_of = distinct(prompts)
+        prompt_of, image_of = prompt_of.to(self.device), image_of.to(self.device)
         full_lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
-        text_tokens, text_eos = self._text(self._tokens(prompts))
-        pixels = self.image_processor(images=[image.convert("RGB") for image in images],
+        text_tokens, text_eos = (states[prompt_of] for states in self._text(self._tokens(unique_prompts)))
+        pixels = self.image_processor(images=[image.convert("RGB") for image in unique_images],
                                       return_tensors="pt")["pixel_values"].to(self.device, self.dtype)
-        image_tokens = self.clip.visual_projection(self.clip.vision_model(pixel_values=pixels).last_hidden_state)
+        vision_states = self.clip.vision_model(pixel_values=pixels).last_hidden_state
+        image_tokens = self.clip.visual_projection(vision_states)[image_of]
 
         condition = self.condition_tokens.expand(len(prompts), -1, -1)
         relevance = torch.einsum("bid,bjd->bji", text_tokens, condition).amax(dim=1, keepdim=True)
