@@ -4,9 +4,16 @@ over 256 pairs, identical scores), and the peak memory of one scoring job per re
     python bench/scoring_speed.py [--pairs 256] [--batch-size 32] [--rewards hpsv3 imagereward hps mps]
 
 Each reward runs in its own process (the "scoring job": load once, score every pair), so the
-peak resident memory printed is that job's. Models are the test fixtures' tiny random-weight
-checkpoints in the authors' formats (tests/fixtures/tiny_rewards.py); HPSv3 runs at a reduced
-pixel budget (--hpsv3-pixels) so that the one-at-a-time loop finishes in minutes on 2 cores.
+peak resident memory printed is that job's. The pairs are shaped as a job's: four per prompt,
+its original and anti-aesthetic image each under its two prompts, so a batch holds each image and
+each prompt twice. Models are the test fixtures' tiny random-weight checkpoints in the authors'
+formats (tests/fixtures/tiny_rewards.py). Two run below their real input sizes, like the 32 px
+open_clip models: HPSv3 at a reduced pixel budget (--hpsv3-pixels),
+so that the one-at-a-time loop finishes in minutes on 2 cores, and ImageReward at 32 px
+(--imagereward-size). At 224 px the tiny ViT (width 32, 16 heads of width 2) spends its time on
+197 x 197 attention maps; a batch of 32 holds 20 M of them per layer, which falls out of the CPU
+caches, so there batching is slower than one pair at a time and the figure says nothing about the
+batching itself (`--imagereward-size 224` shows it).
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from _common import REPO_ROOT, log, setup_logging
+from widespectrum.scoring.runner import COMBINATIONS
 
 REWARDS = ("hpsv3", "imagereward", "hps", "mps", "hpsv2")
+WORDS = ("cat", "dog", "face", "cup")
 
 
-def _build(root: Path) -> dict:
+def _build(root: Path, imagereward_size: int) -> dict:
     """Tiny checkpoints in a hub cache under the real ids, and the off-hub files with their digests."""
     from tests.fixtures import tiny_rewards
     from widespectrum.demo import hub_cache
@@ -37,7 +46,7 @@ def _build(root: Path) -> dict:
     cache = root / "cache"
     tiny_rewards.build_tiny_qwen2_vl_base(root / "qwen")
     tiny_rewards.build_tiny_hpsv3(root / "hpsv3")
-    tiny_rewards.build_tiny_imagereward(root / "imagereward")
+    tiny_rewards.build_tiny_imagereward(root / "imagereward", image_size=imagereward_size)
     tiny_rewards.build_tiny_bert_tokenizer(root / "bert")
     build_tiny_clip(root / "clip-h", seed=3)
     for folder, repo in (("qwen", "Qwen/Qwen2-VL-7B-Instruct"), ("hpsv3", "MizzenAI/HPSv3"),
@@ -55,15 +64,33 @@ def _build(root: Path) -> dict:
                     "model_config": tiny_rewards.tiny_hps_v1_config()},
             "mps": {"path": str(root / "mps"), "sha256": mps["weights_sha256"]},
             "hpsv2": {"model_config": TINY_OPEN_CLIP_CONFIG},
+            "imagereward": {"image_size": imagereward_size},
         },
     }
+
+
+def _job_pairs(pairs: int) -> tuple[list, list[str]]:
+    """``pairs`` pairs shaped as a scoring job's (scoring/runner.py): per prompt, its original and
+    anti-aesthetic image, each under the original and the anti-aesthetic prompt."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    images, prompts = [], []
+    for i in range(pairs // len(COMBINATIONS)):
+        kinds = {kind: Image.fromarray(rng.integers(0, 256, (48 + (2 * i + j) % 5 * 8, 64, 3), dtype=np.uint8))
+                 for j, kind in enumerate("oa")}
+        texts = {"o": f"a painting of a {WORDS[i % len(WORDS)]} number {i}",
+                 "a": f"an ugly, badly drawn {WORDS[i % len(WORDS)]} number {i}, muddy colours"}
+        for image_kind, prompt_kind in COMBINATIONS:
+            images.append(kinds[image_kind])
+            prompts.append(texts[prompt_kind])
+    return images, prompts
 
 
 def _job(name: str, setup: dict, pairs: int, batch_size: int, hpsv3_pixels: int) -> dict:
     """One scoring job: load the reward once, score ``pairs`` pairs batched, then one pair at a time."""
     import torch
     import yaml
-    from PIL import Image
 
     from widespectrum import registry
     from widespectrum.runtime import Runtime
@@ -77,10 +104,7 @@ def _job(name: str, setup: dict, pairs: int, batch_size: int, hpsv3_pixels: int)
     runtime = Runtime(device="cpu", cache_dir=setup["cache"], offline=True)
     reward = registry.build({"rewards": {**rewards, name: entry}}, "rewards", name, runtime)
 
-    rng = np.random.default_rng(0)
-    images = [Image.fromarray(rng.integers(0, 256, (48 + i % 5 * 8, 64, 3), dtype=np.uint8)) for i in range(pairs)]
-    prompts = [f"a painting of a {word} number {i}" for i, word in
-               zip(range(pairs), ["cat", "dog", "face", "cup"] * pairs)]
+    images, prompts = _job_pairs(pairs)
 
     reward.score(images[:2], prompts[:2])  # one-time costs (kernel selection, lazy buffers) out of the timings
     reward.batch_size = batch_size
@@ -101,6 +125,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--hpsv3-pixels", type=int, default=16 * 28 * 28)
+    parser.add_argument("--imagereward-size", type=int, default=32)
     parser.add_argument("--rewards", nargs="+", default=list(REWARDS), choices=REWARDS)
     parser.add_argument("--job", help=argparse.SUPPRESS)  # internal: run one job, print its JSON
     parser.add_argument("--setup", help=argparse.SUPPRESS)
@@ -112,7 +137,7 @@ def main() -> None:
 
     setup_logging()
     with tempfile.TemporaryDirectory(prefix="widespectrum-bench-") as tmp:
-        setup = _build(Path(tmp))
+        setup = _build(Path(tmp), args.imagereward_size)
         (Path(tmp) / "setup.json").write_text(json.dumps(setup))
         log.info("%-12s %6s %10s %10s %7s %12s %14s", "reward", "pairs", "batched s", "single s", "ratio",
                  "max |diff|", "peak RSS MiB")
