@@ -119,6 +119,13 @@ def test_batching_does_not_change_a_rating(hub, judges_registry, images, all_rat
     np.testing.assert_allclose(mixed, one_at_a_time, atol=1e-5)
 
 
+def test_attention_implementation_is_an_option_that_keeps_the_ratings(hub, judges_registry, judge, images,
+                                                                      all_ratings):
+    eager = _judge(hub, judges_registry, attn_implementation="eager")
+    assert (eager.provenance()["attn_implementation"], judge.provenance()["attn_implementation"]) == ("eager", "sdpa")
+    np.testing.assert_allclose(eager.rate(images, DIMENSIONS), all_ratings, atol=1e-5)
+
+
 def test_prompt_puts_the_question_with_its_guideline_before_the_512px_image(judge, images):
     [turn] = judge.prompt(images[1], "color_brightness")
     text, picture = turn["content"]

@@ -169,6 +169,18 @@ def test_hpsv3_provenance_and_vocabulary_from_the_file(hub, hpsv3):
     assert (record["dtype"], record["head_dtype"], record["autocast"]) == ("float32", "float32", None)
 
 
+def test_hpsv3_attention_implementation_is_an_option_that_keeps_the_score(hpsv3_repos, hpsv3_small, images):
+    from widespectrum.scoring.hpsv3 import HPSv3Reward
+
+    eager = HPSv3Reward(name="hpsv3", runtime=hpsv3_repos["runtime"], pixels=16 * 28 * 28,
+                        attn_implementation="eager")
+    assert eager.model.config.vision_config._attn_implementation == "eager"
+    assert (eager.provenance()["attn_implementation"], hpsv3_small.provenance()["attn_implementation"]) == (
+        "eager", "sdpa")
+    np.testing.assert_allclose(eager.score(images[:4], PROMPTS[:4]).scores,
+                               hpsv3_small.score(images[:4], PROMPTS[:4]).scores, atol=1e-5, rtol=0)
+
+
 def test_hpsv3_rejects_a_checkpoint_of_another_shape(tmp_path, hpsv3_repos):
     hub = hpsv3_repos
     from safetensors.torch import load_file, save_file

@@ -111,6 +111,7 @@ class QwenVLDimensionJudge(DimensionRater):
         image_size: int = 512,
         batch_size: int = len(DIMENSIONS),
         guidelines_file: str = DEFAULT_GUIDELINES,
+        attn_implementation: str | None = None,
     ) -> None:
         import torch
         from transformers import AutoProcessor, Qwen3VLForConditionalGeneration
@@ -131,9 +132,11 @@ class QwenVLDimensionJudge(DimensionRater):
         if missing:
             raise ValueError(f"{name}: {self.guidelines_path} has no guideline for {missing}")
 
+        # None lets transformers choose (sdpa); "flash_attention_2" on a GPU with flash-attn installed.
         self.model = load_from_hub(Qwen3VLForConditionalGeneration.from_pretrained, model_id, revision, runtime,
-                                   dtype=self.dtype)
+                                   dtype=self.dtype, attn_implementation=attn_implementation)
         self.model.to(self.device).eval()
+        self.attn_implementation = str(self.model.config._attn_implementation)
         self.processor = load_from_hub(AutoProcessor.from_pretrained, processor_id, processor_revision, runtime)
         self.processor.tokenizer.padding_side = "left"
         tokenizer = self.processor.tokenizer
@@ -186,6 +189,7 @@ class QwenVLDimensionJudge(DimensionRater):
             "processor_revision": self.processor_revision,
             "processor_resolved_revision": resolved_revision(cache, self.processor_id, self.processor_revision),
             "dtype": str(self.dtype).removeprefix("torch."),
+            "attn_implementation": self.attn_implementation,
             "image_size": self.image_size,
             "batch_size": self.batch_size,
             "padding_side": self.processor.tokenizer.padding_side,

@@ -143,6 +143,7 @@ class HPSv3Reward(RewardModel):
         pixels: int = PIXEL_BUDGET,
         dtype: str | None = "bfloat16",
         autocast: str | None = None,
+        attn_implementation: str | None = None,
         batch_size: int = 8,
     ) -> None:
         import torch
@@ -180,7 +181,10 @@ class HPSv3Reward(RewardModel):
         model_class = _reward_model_class()
         misfit = f"{name}: {checkpoint_file!r} does not fit Qwen2-VL + the HPSv3 head"
         try:
+            # transformers runs the vision tower's attention image by image unless the attention is
+            # flash attention's variable-length kernel: "flash_attention_2" batches it on a GPU.
             model, info = model_class.from_pretrained(None, config=config, state_dict=state_dict, dtype=self.dtype,
+                                                      attn_implementation=attn_implementation,
                                                       output_loading_info=True)
         except RuntimeError as err:  # transformers refuses tensors of the wrong shape
             raise RuntimeError(f"{misfit}: {err}") from err
@@ -190,6 +194,7 @@ class HPSv3Reward(RewardModel):
                               info.get("mismatched_keys", ()), may_miss={"lm_head.weight"})
         model.rm_head.to(torch.float32)
         self.model = model.to(self.device).eval()
+        self.attn_implementation = str(model.config._attn_implementation)
         self.vocab_rows = vocab_rows
         logger.info("%s: loaded %s of %s onto %s (%d vocabulary rows, %s)", name, checkpoint_file, checkpoint_repo,
                     base_model, vocab_rows, self.dtype)
@@ -245,4 +250,5 @@ class HPSv3Reward(RewardModel):
             "dtype": str(self.dtype).removeprefix("torch."),
             "head_dtype": "float32",
             "autocast": self.autocast,
+            "attn_implementation": self.attn_implementation,
         }
