@@ -18,12 +18,12 @@ def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
 
 
-def snakemake(*args: str) -> float:
-    """Run Snakemake with this interpreter's environment; return the wall time in seconds."""
+def snakemake(*args: str, cwd: Path = REPO_ROOT) -> float:
+    """Run Snakemake in ``cwd`` with this interpreter's environment; return the wall time in seconds."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", MPLBACKEND="Agg")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=REPO_ROOT, env=env,
+    result = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env,
                             capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
