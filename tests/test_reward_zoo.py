@@ -539,7 +539,7 @@ def test_autocast_applies_on_cuda_only():
 
 
 def test_distinct_keeps_first_seen_order_and_maps_every_item():
-    from widespectrum.scoring.base import distinct
+    from widespectrum.batching import distinct
 
     firsts, index = distinct(["b", "a", "b", "c", "a"])
     assert firsts == ["b", "a", "c"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 
+from ..batching import batches
 from ..hub import load_from_hub
 from ..runtime import Runtime
 
@@ -69,28 +70,6 @@ def load_weights(module, state_dict: Mapping[str, Any], what: str) -> None:
     require_complete_load(what, missing, unexpected)
 
 
-def distinct(items: Sequence, key: Callable[[Any], Any] | None = None) -> tuple[list, Any]:
-    """The distinct items of ``items`` in first-seen order, and for each item the index of its copy
-    among them, as a LongTensor that gathers per-item rows from per-distinct-item rows.
-
-    A scoring job scores every image under its two prompts and every prompt with its two images
-    (runner.COMBINATIONS), so models that encode images and prompts apart encode each once per
-    batch. Images compare by identity (``key=id``): the runner passes one object per image file.
-    """
-    import torch
-
-    key = key or (lambda item: item)
-    position: dict[Any, int] = {}
-    firsts, index = [], []
-    for item in items:
-        k = key(item)
-        if k not in position:
-            position[k] = len(firsts)
-            firsts.append(item)
-        index.append(position[k])
-    return firsts, torch.tensor(index, dtype=torch.long)
-
-
 def normalised_batch(images: Sequence, mean: Sequence[float], std: Sequence[float]):
     """(n, channels, h, w) float32 of equally sized PIL images: x / 255, minus ``mean``, over ``std``.
 
@@ -133,13 +112,6 @@ def autocast_context(device, name: str | None):
 def effective_autocast(device, name: str | None) -> str | None:
     """The autocast dtype that actually applies on ``device``, for provenance."""
     return name if name is not None and device.type == "cuda" else None
-
-
-def batches(n: int, size: int) -> Iterator[slice]:
-    """Consecutive slices of at most ``size`` items covering ``range(n)``."""
-    size = max(1, size)
-    for start in range(0, n, size):
-        yield slice(start, min(start + size, n))
 
 
 def score_in_batches(

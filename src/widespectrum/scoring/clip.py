@@ -17,10 +17,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..batching import distinct
 from ..hub import load_from_hub
 from ..hub import resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, distinct, score_in_batches
+from .base import RewardModel, RewardOutput, score_in_batches
 
 logger = logging.getLogger(__name__)
 

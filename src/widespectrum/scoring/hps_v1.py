@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from ..batching import distinct
 from ..runtime import Runtime
-from .base import (RewardModel, RewardOutput, distinct, normalised_batch, pil_stages_and_normalisation,
+from .base import (RewardModel, RewardOutput, normalised_batch, pil_stages_and_normalisation,
                    score_in_batches)
 from .hpsv2 import _PRECISION, clip_prompt_truncated, register_model_config
 from .offhub import verified_file

@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
+from ..batching import distinct
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import (RewardModel, RewardOutput, distinct, hub_file, load_weights, normalised_batch,
+from .base import (RewardModel, RewardOutput, hub_file, load_weights, normalised_batch,
                    score_in_batches)
 
 logger = logging.getLogger(__name__)

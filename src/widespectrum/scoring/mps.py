@@ -41,9 +41,10 @@ from typing import Any
 
 import numpy as np
 
+from ..batching import distinct
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, distinct, load_weights, score_in_batches
+from .base import RewardModel, RewardOutput, load_weights, score_in_batches
 from .offhub import sha256_of, verified_file
 
 logger = logging.getLogger(__name__)
