@@ -119,6 +119,26 @@ def test_batching_does_not_change_a_rating(hub, judges_registry, images, all_rat
     np.testing.assert_allclose(mixed, one_at_a_time, atol=1e-5)
 
 
+def test_the_vision_tower_sees_each_image_once_per_batch(judge, images, all_ratings):
+    """The 11 questions about one image share one pass of the vision tower: a batch of 22
+    conversations about 2 images encodes 2 images, and every rating stays as it was."""
+    encoded = []
+
+    def record(_module, args, kwargs):
+        encoded.append(int(kwargs["grid_thw"].shape[0]))
+
+    handle = judge.model.model.visual.register_forward_pre_hook(record, with_kwargs=True)
+    batch_size = judge.batch_size
+    try:
+        judge.batch_size = 2 * len(DIMENSIONS)
+        together = judge.rate(images, DIMENSIONS)
+    finally:
+        handle.remove()
+        judge.batch_size = batch_size
+    assert encoded == [2]
+    np.testing.assert_allclose(together, all_ratings, atol=1e-5)
+
+
 def test_attention_implementation_is_an_option_that_keeps_the_ratings(hub, judges_registry, judge, images,
                                                                       all_ratings):
     eager = _judge(hub, judges_registry, attn_implementation="eager")

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..batching import batches, distinct
 from ..config import resolve_path
 from ..hub import load_from_hub, resolved_revision
 from ..prompts.dimensions import DIMENSIONS, check_dimensions
@@ -88,12 +89,26 @@ def _guidelines_from_rules_csv(path: Path) -> dict[str, dict]:
     return guidelines
 
 
+def fitted(image, image_size: int):
+    """The image as J is shown it: RGB, image_size x image_size. An image already so is returned as it
+    is (resizing to its own size would only copy it), so the questions about it share one object."""
+    if image.mode == "RGB" and image.size == (image_size, image_size):
+        return image
+    return image.convert("RGB").resize((image_size, image_size))
+
+
 def conversation(image, dimension_name: str, guideline: str, image_size: int) -> list[dict]:
     """One user turn: the question, then the image at image_size x image_size."""
     return [{"role": "user", "content": [
         {"type": "text", "text": question(dimension_name, guideline)},
-        {"type": "image", "image": image.convert("RGB").resize((image_size, image_size))},
+        {"type": "image", "image": fitted(image, image_size)},
     ]}]
+
+
+def conversation_image(turns: list[dict]):
+    """The image of a one-image conversation."""
+    [image] = [part["image"] for turn in turns for part in turn["content"] if part["type"] == "image"]
+    return image
 
 
 class QwenVLDimensionJudge(DimensionRater):
@@ -151,9 +166,10 @@ class QwenVLDimensionJudge(DimensionRater):
 
     def rate(self, images: Sequence, dimensions: Sequence[str]) -> np.ndarray:
         dimensions = check_dimensions(dimensions)
+        images = [fitted(image, self.image_size) for image in images]
         requests = [self.prompt(image, d) for image in images for d in dimensions]
-        values = np.concatenate([self._expected_ratings(requests[start:start + self.batch_size])
-                                 for start in range(0, len(requests), self.batch_size)]) if requests else np.zeros(0)
+        values = np.concatenate([self._expected_ratings(requests[part])
+                                 for part in batches(len(requests), self.batch_size)]) if requests else np.zeros(0)
         return values.reshape(len(images), len(dimensions))
 
     def rating_probabilities(self, conversations: Sequence[list[dict]]):
@@ -164,16 +180,35 @@ class QwenVLDimensionJudge(DimensionRater):
             list(conversations), tokenize=True, add_generation_prompt=True, return_dict=True,
             return_tensors="pt", processor_kwargs={"padding": True},
         ).to(self.device)
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         with torch.inference_mode():
-            logits = self.model(**inputs).logits
+            encoded = self._encode_distinct_images(conversations, inputs.pop("pixel_values"),
+                                                   inputs["image_grid_thw"])
+            logits = self.model(**inputs, mm_encoder_outputs={"image": encoded}).logits
         mask = inputs["attention_mask"]
         # the first maximum of the running count of attended tokens is the last attended one
         last = mask.cumsum(dim=-1).argmax(dim=-1)
         rows = torch.arange(logits.shape[0], device=logits.device)
         digit_logits = logits[rows, last][:, self.rating_token_ids].float()
         return torch.softmax(digit_logits, dim=-1)
+
+    def _encode_distinct_images(self, conversations: Sequence[list[dict]], pixel_values, grid_thw):
+        """The vision tower's outputs for every conversation, each distinct image encoded once.
+
+        The questions about one image share its object (``fitted``), and the processor lays out
+        each conversation's patches in turn, ``prod(grid_thw[i])`` rows each.
+        """
+        import torch
+
+        unique, image_of = distinct([conversation_image(c) for c in conversations], key=id)
+        first_of = [image_of.tolist().index(k) for k in range(len(unique))]
+        ends = grid_thw.prod(dim=-1).cumsum(dim=0).tolist()
+        starts = [0, *ends[:-1]]
+        pixels = torch.cat([pixel_values[starts[i]:ends[i]] for i in first_of]).to(self.dtype)
+        encoded = self.model.model.get_image_features(pixels, grid_thw[first_of], return_dict=True)
+        order = image_of.tolist()
+        encoded.pooler_output = tuple(encoded.pooler_output[k] for k in order)
+        encoded.deepstack_features = [tuple(layer[k] for k in order) for layer in encoded.deepstack_features]
+        return encoded
 
     def _expected_ratings(self, conversations: Sequence[list[dict]]) -> np.ndarray:
         probabilities = self.rating_probabilities(conversations).cpu()
