@@ -26,6 +26,7 @@ from widespectrum.prompts.dimensions import DIMENSIONS
 from widespectrum.runtime import Runtime
 
 from .conftest import REPO_ROOT
+from .fixtures.forward_calls import batch_sizes_seen
 from .fixtures.tiny_judges import build_tiny_qwen3_vl_judge
 
 J = "qwen3-vl-4b-rater"
@@ -122,18 +123,12 @@ def test_batching_does_not_change_a_rating(hub, judges_registry, images, all_rat
 def test_the_vision_tower_sees_each_image_once_per_batch(judge, images, all_ratings):
     """The 11 questions about one image share one pass of the vision tower: a batch of 22
     conversations about 2 images encodes 2 images, and every rating stays as it was."""
-    encoded = []
-
-    def record(_module, args, kwargs):
-        encoded.append(int(kwargs["grid_thw"].shape[0]))
-
-    handle = judge.model.model.visual.register_forward_pre_hook(record, with_kwargs=True)
     batch_size = judge.batch_size
     try:
         judge.batch_size = 2 * len(DIMENSIONS)
-        together = judge.rate(images, DIMENSIONS)
+        with batch_sizes_seen(judge.model.model.visual) as encoded:
+            together = judge.rate(images, DIMENSIONS)
     finally:
-        handle.remove()
         judge.batch_size = batch_size
     assert encoded == [2]
     np.testing.assert_allclose(together, all_ratings, atol=1e-5)

@@ -508,6 +508,7 @@ def test_scores_do_not_depend_on_batch_size_or_order(request, images, name):
 
 
 @pytest.mark.parametrize("name, image_encoder, text_encoder", [
+    ("hpsv3_small", "model.model.visual", None),
     ("imagereward", "vision", None),
     ("hps_v1", "model.visual", "model.transformer"),
     ("mps", "clip.vision_model", "clip.text_model"),

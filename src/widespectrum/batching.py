@@ -34,3 +34,25 @@ def distinct(items: Sequence, key: Callable[[Any], Any] | None = None) -> tuple[
             firsts.append(item)
         index.append(position[k])
     return firsts, torch.tensor(index, dtype=torch.long)
+
+
+def qwen_vl_image_features(model, pixel_values, grid_thw, image_of):
+    """The vision outputs of a Qwen-VL batch, each distinct image through the vision tower once, as
+    ``mm_encoder_outputs["image"]`` of the model's forward (transformers' Qwen2-VL, Qwen3-VL).
+
+    ``pixel_values`` and ``grid_thw`` are the processor's for every image of the batch (its
+    patches in turn, ``prod(grid_thw[i])`` rows each); ``image_of`` maps each image to its distinct
+    copy (``distinct``). Qwen3-VL's deepstack features are repeated the same way.
+    """
+    import torch
+
+    order = image_of.tolist()
+    first_of = [order.index(k) for k in range(max(order) + 1)]
+    ends = grid_thw.prod(dim=-1).cumsum(dim=0).tolist()
+    starts = [0, *ends[:-1]]
+    pixels = torch.cat([pixel_values[starts[i]:ends[i]] for i in first_of])
+    encoded = model.get_image_features(pixels, grid_thw[first_of], return_dict=True)
+    encoded.pooler_output = tuple(encoded.pooler_output[k] for k in order)
+    if getattr(encoded, "deepstack_features", None) is not None:
+        encoded.deepstack_features = [tuple(layer[k] for k in order) for layer in encoded.deepstack_features]
+    return encoded

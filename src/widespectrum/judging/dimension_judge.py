@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..batching import batches, distinct
+from ..batching import batches, distinct, qwen_vl_image_features
 from ..config import resolve_path
 from ..hub import load_from_hub, resolved_revision
 from ..prompts.dimensions import DIMENSIONS, check_dimensions
@@ -180,9 +180,11 @@ class QwenVLDimensionJudge(DimensionRater):
             list(conversations), tokenize=True, add_generation_prompt=True, return_dict=True,
             return_tensors="pt", processor_kwargs={"padding": True},
         ).to(self.device)
+        # The questions about one image share its object (``fitted``): its vision pass runs once.
+        _, image_of = distinct([conversation_image(c) for c in conversations], key=id)
         with torch.inference_mode():
-            encoded = self._encode_distinct_images(conversations, inputs.pop("pixel_values"),
-                                                   inputs["image_grid_thw"])
+            encoded = qwen_vl_image_features(self.model.model, inputs.pop("pixel_values").to(self.dtype),
+                                             inputs["image_grid_thw"], image_of)
             logits = self.model(**inputs, mm_encoder_outputs={"image": encoded}).logits
         mask = inputs["attention_mask"]
         # the first maximum of the running count of attended tokens is the last attended one
@@ -190,25 +192,6 @@ class QwenVLDimensionJudge(DimensionRater):
         rows = torch.arange(logits.shape[0], device=logits.device)
         digit_logits = logits[rows, last][:, self.rating_token_ids].float()
         return torch.softmax(digit_logits, dim=-1)
-
-    def _encode_distinct_images(self, conversations: Sequence[list[dict]], pixel_values, grid_thw):
-        """The vision tower's outputs for every conversation, each distinct image encoded once.
-
-        The questions about one image share its object (``fitted``), and the processor lays out
-        each conversation's patches in turn, ``prod(grid_thw[i])`` rows each.
-        """
-        import torch
-
-        unique, image_of = distinct([conversation_image(c) for c in conversations], key=id)
-        first_of = [image_of.tolist().index(k) for k in range(len(unique))]
-        ends = grid_thw.prod(dim=-1).cumsum(dim=0).tolist()
-        starts = [0, *ends[:-1]]
-        pixels = torch.cat([pixel_values[starts[i]:ends[i]] for i in first_of]).to(self.dtype)
-        encoded = self.model.model.get_image_features(pixels, grid_thw[first_of], return_dict=True)
-        order = image_of.tolist()
-        encoded.pooler_output = tuple(encoded.pooler_output[k] for k in order)
-        encoded.deepstack_features = [tuple(layer[k] for k in order) for layer in encoded.deepstack_features]
-        return encoded
 
     def _expected_ratings(self, conversations: Sequence[list[dict]]) -> np.ndarray:
         probabilities = self.rating_probabilities(conversations).cpu()

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..batching import distinct, qwen_vl_image_features
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
 from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, hub_file, require_complete_load,
@@ -203,11 +204,12 @@ class HPSv3Reward(RewardModel):
         return score_in_batches(self._score_batch, images, prompts, self.batch_size)
 
     def _inputs(self, images: Sequence, prompts: Sequence[str]):
-        resized = []
+        resized = {}  # by image object: a job's batch holds each image under its two prompts
         for image in images:
-            rgb = image.convert("RGB")
-            height, width = budget_size(rgb.height, rgb.width, self.pixels)
-            resized.append(rgb.resize((width, height)))  # PIL's default bicubic, as fetch_image
+            if id(image) not in resized:
+                rgb = image.convert("RGB")
+                height, width = budget_size(rgb.height, rgb.width, self.pixels)
+                resized[id(image)] = rgb.resize((width, height))  # PIL's default bicubic, as fetch_image
         conversations = [
             [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": hpsv3_text(prompt)}]}]
             for prompt in prompts
@@ -215,8 +217,8 @@ class HPSv3Reward(RewardModel):
         texts = self.processor.apply_chat_template(conversations, tokenize=False, add_generation_prompt=True)
         # transformers processes CPU images one at a time unless told to group them by shape; grouped, each
         # shape's images are normalised and patchified in one op, with the same values.
-        return self.processor(text=texts, images=resized, padding=True, return_tensors="pt",
-                              disable_grouping=False).to(self.device)
+        return self.processor(text=texts, images=[resized[id(image)] for image in images], padding=True,
+                              return_tensors="pt", disable_grouping=False).to(self.device)
 
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch
@@ -226,9 +228,13 @@ class HPSv3Reward(RewardModel):
         counts = at_reward.sum(dim=1)
         if not torch.all(counts == 1):
             raise ValueError(f"{self.name}: each sequence needs exactly one {REWARD_TOKEN}, found {counts.tolist()}")
+        _, image_of = distinct(images, key=id)
         with autocast_context(self.device, self.autocast):
-            # Everything the processor returns (mm_token_type_ids too, for M-RoPE) goes to the model.
-            hidden = self.model.model(**{**inputs, "pixel_values": inputs["pixel_values"].to(self.dtype)},
+            # each distinct image through the vision tower once
+            encoded = qwen_vl_image_features(self.model.model, inputs.pop("pixel_values").to(self.dtype),
+                                             inputs["image_grid_thw"], image_of)
+            # Everything else the processor returns (mm_token_type_ids too, for M-RoPE) goes to the model.
+            hidden = self.model.model(**inputs, mm_encoder_outputs={"image": encoded},
                                       use_cache=False).last_hidden_state
         out = self.model.rm_head(hidden[at_reward].float())
         out = out.cpu().numpy().astype(np.float64)
