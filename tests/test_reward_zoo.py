@@ -548,3 +548,19 @@ def test_distinct_keeps_first_seen_order_and_maps_every_item():
     twin = Image.new("RGB", (2, 2))
     firsts, index = distinct([twin, Image.new("RGB", (2, 2)), twin], key=id)  # equal pixels, two files
     assert len(firsts) == 2 and index.tolist() == [0, 1, 0]
+
+
+def test_per_item_encodes_each_distinct_item_once_and_repeats_its_rows():
+    from widespectrum.batching import per_item
+
+    calls = []
+
+    def encode(items):
+        calls.append(list(items))
+        return torch.tensor([[len(item)] for item in items]), torch.tensor([ord(item[0]) for item in items])
+
+    lengths, initials = per_item(encode, ["ab", "c", "ab", "c", "d"])
+    assert calls == [["ab", "c", "d"]]
+    assert lengths.tolist() == [[2], [1], [2], [1], [1]]
+    assert initials.tolist() == [97, 99, 97, 99, 100]
+    assert per_item(lambda items: torch.arange(len(items)) * 10, ["x", "y", "x"]).tolist() == [0, 10, 0]

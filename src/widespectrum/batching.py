@@ -36,6 +36,16 @@ def distinct(items: Sequence, key: Callable[[Any], Any] | None = None) -> tuple[
     return firsts, torch.tensor(index, dtype=torch.long)
 
 
+
+def per_item(encode: Callable[[list], Any], items: Sequence, key: Callable[[Any], Any] | None = None):
+    """``encode`` run once on the distinct items of ``items`` (``distinct``), its output's rows (of each
+    tensor, when it returns a tuple) repeated to one row per item, in the items' order."""
+    firsts, index = distinct(items, key)
+    encoded = encode(firsts)
+    if isinstance(encoded, tuple):
+        return tuple(rows[index.to(rows.device)] for rows in encoded)
+    return encoded[index.to(encoded.device)]
+
 def qwen_vl_image_features(model, pixel_values, grid_thw, image_of):
     """The vision outputs of a Qwen-VL batch, each distinct image through the vision tower once, as
     ``mm_encoder_outputs["image"]`` of the model's forward (transformers' Qwen2-VL, Qwen3-VL).

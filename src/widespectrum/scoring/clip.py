@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from ..batching import distinct
-from ..hub import load_from_hub
-from ..hub import resolved_revision
+from ..batching import per_item
+from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
 from .base import RewardModel, RewardOutput, score_in_batches
 
@@ -72,24 +72,29 @@ class CLIPReward(RewardModel):
     def _embed(self, images: Sequence, prompts: Sequence[str]):
         """L2-normalised float32 image and text embeddings, one row per pair (each distinct image and
         prompt encoded once)."""
+        return per_item(self._encode_images, images, key=id), per_item(self._encode_prompts, prompts)
+
+    def _encode_images(self, images: Sequence):
         import torch
 
-        unique_images, image_of = distinct(images, key=id)
-        unique_prompts, prompt_of = distinct(prompts)
+        pixels = self.processor.image_processor(
+            images=[image.convert("RGB") for image in images], return_tensors="pt"
+        )["pixel_values"].to(self.device, self.dtype)
+        # transformers 5 returns an output object; the projected embedding is its pooler_output.
+        embedding = self.model.get_image_features(pixel_values=pixels).pooler_output.float()
+        return torch.nn.functional.normalize(embedding, dim=-1)
+
+    def _encode_prompts(self, prompts: Sequence[str]):
+        import torch
+
         # Padding every prompt to the full length keeps a prompt's tensors the
         # same whatever else is in its batch (docs/experiments.md#e3: batch size must not matter).
         text = self.processor.tokenizer(
-            unique_prompts, padding="max_length", truncation=True, max_length=self.max_text_tokens,
+            list(prompts), padding="max_length", truncation=True, max_length=self.max_text_tokens,
             return_tensors="pt",
         ).to(self.device)
-        pixels = self.processor.image_processor(
-            images=[image.convert("RGB") for image in unique_images], return_tensors="pt"
-        )["pixel_values"].to(self.device, self.dtype)
-        # transformers 5 returns an output object; the projected embedding is its pooler_output.
-        image_emb = self.model.get_image_features(pixel_values=pixels).pooler_output.float()
-        text_emb = self.model.get_text_features(**text).pooler_output.float()
-        return (torch.nn.functional.normalize(image_emb, dim=-1)[image_of.to(self.device)],
-                torch.nn.functional.normalize(text_emb, dim=-1)[prompt_of.to(self.device)])
+        embedding = self.model.get_text_features(**text).pooler_output.float()
+        return torch.nn.functional.normalize(embedding, dim=-1)
 
     def _truncated(self, prompts: Sequence[str]) -> np.ndarray:
         """Whether the tokenizer cuts each prompt (start and end tokens included) to the text limit."""

@@ -18,22 +18,17 @@ a GPU (``dtype`` option); CPU runs use float32.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from ..batching import distinct
 from ..runtime import Runtime
-from .base import (RewardModel, RewardOutput, normalised_batch, pil_stages_and_normalisation,
-                   score_in_batches)
-from .hpsv2 import _PRECISION, clip_prompt_truncated, register_model_config
+from .base import pil_stages_and_normalisation
+from .hpsv2 import _PRECISION, OpenCLIPCosineReward, register_model_config
 from .offhub import verified_file
 
 logger = logging.getLogger(__name__)
 
 
-class HPSv1Reward(RewardModel):
+class HPSv1Reward(OpenCLIPCosineReward):
     """Cosine of HPS v1's normalised CLIP ViT-L/14 image and text features."""
 
     def __init__(
@@ -58,6 +53,7 @@ class HPSv1Reward(RewardModel):
         self.architecture = register_model_config(model_config) if model_config else architecture
         self.device = runtime.torch_device()
         self.dtype = runtime.torch_dtype(dtype)
+        self.autocast = None  # clip.load runs the whole model in the dtype, no autocast
 
         self.model, _, self.preprocess = open_clip.create_model_and_transforms(
             self.architecture, pretrained=None, device=self.device, precision=_PRECISION[str(self.dtype)])
@@ -75,25 +71,6 @@ class HPSv1Reward(RewardModel):
         self.tokenizer = open_clip.get_tokenizer(self.architecture)
         self.max_text_tokens = int(self.tokenizer.context_length)
         logger.info("%s: loaded %s (sha256 %s) into %s", name, self.checkpoint, self.sha256, self.architecture)
-
-    def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
-        return score_in_batches(self._score_batch, images, prompts, self.batch_size)
-
-    def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
-        import torch
-
-        unique_images, image_of = distinct(images, key=id)  # each distinct image and prompt encoded once
-        unique_prompts, prompt_of = distinct(prompts)
-        pixels = normalised_batch([self.pil_stages(image.convert("RGB")) for image in unique_images],
-                                  self.pixel_mean, self.pixel_std)
-        tokens = self.tokenizer(unique_prompts)
-        image_features = self.model.encode_image(pixels.to(self.device, self.dtype)).float()
-        text_features = self.model.encode_text(tokens.to(self.device)).float()
-        cosine = (torch.nn.functional.normalize(image_features, dim=-1)[image_of.to(self.device)]
-                  * torch.nn.functional.normalize(text_features, dim=-1)[prompt_of.to(self.device)]).sum(dim=-1)
-        tokens = tokens[prompt_of]
-        return RewardOutput(scores=cosine.cpu().numpy().astype(np.float64),
-                            truncated=clip_prompt_truncated(self.tokenizer, prompts, tokens))
 
     def provenance(self) -> dict[str, Any]:
         return {

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..batching import distinct
+from ..batching import per_item
 from ..hub import resolved_revision
 from ..runtime import Runtime
 from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, hub_file,
@@ -91,7 +91,41 @@ def clip_prompt_truncated(tokenizer, prompts: Sequence[str], tokens) -> np.ndarr
                      for prompt, filled in zip(prompts, full)], dtype=bool)
 
 
-class HPSv2Reward(RewardModel):
+class OpenCLIPCosineReward(RewardModel):
+    """Cosine of an open_clip model's L2-normalised image and text features (HPSv2, HPS v1).
+
+    Subclasses load ``model``, ``tokenizer``, ``pil_stages``, ``pixel_mean``, ``pixel_std``,
+    ``device``, ``dtype`` and ``autocast``. A batch encodes each distinct image and prompt once.
+    """
+
+    def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
+        return score_in_batches(self._score_batch, images, prompts, self.batch_size)
+
+    def _encode_images(self, images: Sequence):
+        import torch
+
+        pixels = normalised_batch([self.pil_stages(image.convert("RGB")) for image in images],
+                                  self.pixel_mean, self.pixel_std)
+        features = self.model.encode_image(pixels.to(self.device, self.dtype)).float()
+        return torch.nn.functional.normalize(features, dim=-1)
+
+    def _encode_prompts(self, prompts: Sequence[str]):
+        """Normalised text features and the tokens they came from (for the truncation flags)."""
+        import torch
+
+        tokens = self.tokenizer(list(prompts))
+        features = self.model.encode_text(tokens.to(self.device)).float()
+        return torch.nn.functional.normalize(features, dim=-1), tokens
+
+    def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
+        with autocast_context(self.device, self.autocast):
+            image_features = per_item(self._encode_images, images, key=id)
+            text_features, tokens = per_item(self._encode_prompts, prompts)
+        scores = (image_features * text_features).sum(dim=-1).cpu().numpy().astype(np.float64)
+        return RewardOutput(scores=scores, truncated=clip_prompt_truncated(self.tokenizer, prompts, tokens))
+
+
+class HPSv2Reward(OpenCLIPCosineReward):
     """Cosine similarity of HPSv2's normalised image and text features.
 
     ``architecture`` names a stock open_clip config; a ``model_config`` given
@@ -148,31 +182,6 @@ class HPSv2Reward(RewardModel):
         # open_clip has just warned that the model is randomly initialised; it no longer is.
         logger.info("%s: loaded %s of %s into %s", self.name, self.checkpoint_file, self.checkpoint_repo,
                     self.architecture)
-
-    def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
-        return score_in_batches(self._score_batch, images, prompts, self.batch_size)
-
-    def _embed(self, images: Sequence, prompts: Sequence[str]):
-        """L2-normalised float32 image and text features and the prompts' tokens, one row per pair
-        (each distinct image and prompt encoded once)."""
-        import torch
-
-        unique_images, image_of = distinct(images, key=id)
-        unique_prompts, prompt_of = distinct(prompts)
-        pixels = normalised_batch([self.pil_stages(image.convert("RGB")) for image in unique_images],
-                                  self.pixel_mean, self.pixel_std)
-        tokens = self.tokenizer(unique_prompts)
-        with autocast_context(self.device, self.autocast):
-            image_features = self.model.encode_image(pixels.to(self.device, self.dtype)).float()
-            text_features = self.model.encode_text(tokens.to(self.device)).float()
-        image_features = torch.nn.functional.normalize(image_features, dim=-1)[image_of.to(self.device)]
-        text_features = torch.nn.functional.normalize(text_features, dim=-1)[prompt_of.to(self.device)]
-        return image_features, text_features, tokens[prompt_of]
-
-    def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
-        image_features, text_features, tokens = self._embed(images, prompts)
-        scores = (image_features * text_features).sum(dim=-1).cpu().numpy().astype(np.float64)
-        return RewardOutput(scores=scores, truncated=clip_prompt_truncated(self.tokenizer, prompts, tokens))
 
     def provenance(self) -> dict[str, Any]:
         return {

@@ -203,13 +203,13 @@ class HPSv3Reward(RewardModel):
     def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         return score_in_batches(self._score_batch, images, prompts, self.batch_size)
 
-    def _inputs(self, images: Sequence, prompts: Sequence[str]):
-        resized = {}  # by image object: a job's batch holds each image under its two prompts
-        for image in images:
-            if id(image) not in resized:
-                rgb = image.convert("RGB")
-                height, width = budget_size(rgb.height, rgb.width, self.pixels)
-                resized[id(image)] = rgb.resize((width, height))  # PIL's default bicubic, as fetch_image
+    def _inputs(self, unique_images: Sequence, image_of, prompts: Sequence[str]):
+        """The processor's inputs for pair i: ``unique_images[image_of[i]]`` under ``prompts[i]``."""
+        resized = []
+        for image in unique_images:
+            rgb = image.convert("RGB")
+            height, width = budget_size(rgb.height, rgb.width, self.pixels)
+            resized.append(rgb.resize((width, height)))  # PIL's default bicubic, as fetch_image
         conversations = [
             [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": hpsv3_text(prompt)}]}]
             for prompt in prompts
@@ -217,18 +217,19 @@ class HPSv3Reward(RewardModel):
         texts = self.processor.apply_chat_template(conversations, tokenize=False, add_generation_prompt=True)
         # transformers processes CPU images one at a time unless told to group them by shape; grouped, each
         # shape's images are normalised and patchified in one op, with the same values.
-        return self.processor(text=texts, images=[resized[id(image)] for image in images], padding=True,
+        return self.processor(text=texts, images=[resized[k] for k in image_of.tolist()], padding=True,
                               return_tensors="pt", disable_grouping=False).to(self.device)
 
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch
 
-        inputs = self._inputs(images, prompts)
+        # a job's batch holds each image under its two prompts
+        unique_images, image_of = distinct(images, key=id)
+        inputs = self._inputs(unique_images, image_of, prompts)
         at_reward = inputs["input_ids"] == self.reward_token_id
         counts = at_reward.sum(dim=1)
         if not torch.all(counts == 1):
             raise ValueError(f"{self.name}: each sequence needs exactly one {REWARD_TOKEN}, found {counts.tolist()}")
-        _, image_of = distinct(images, key=id)
         with autocast_context(self.device, self.autocast):
             # each distinct image through the vision tower once
             encoded = qwen_vl_image_features(self.model.model, inputs.pop("pixel_values").to(self.dtype),

@@ -34,11 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from ..batching import distinct
+from ..batching import per_item
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import (RewardModel, RewardOutput, hub_file, load_weights, normalised_batch,
-                   score_in_batches)
+from .base import RewardModel, RewardOutput, hub_file, load_weights, normalised_batch, score_in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +179,10 @@ class ImageRewardReward(RewardModel):
     def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         return score_in_batches(self._score_batch, images, prompts, self.batch_size)
 
+    def _vision_states(self, images: Sequence):
+        pixels = normalised_batch([self.crop(image) for image in images], CLIP_MEAN, CLIP_STD)
+        return self.vision(pixel_values=pixels.to(self.device, self.dtype)).last_hidden_state
+
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch
 
@@ -187,10 +190,7 @@ class ImageRewardReward(RewardModel):
         text = self.tokenizer(list(prompts), padding="max_length", truncation=True, max_length=MAX_TEXT_TOKENS,
                               return_tensors="pt").to(self.device)
         # The ViT sees each distinct image once; the text encoder cross-attends per pair.
-        unique_images, image_of = distinct(images, key=id)
-        pixels = normalised_batch([self.crop(image) for image in unique_images], CLIP_MEAN, CLIP_STD)
-        image_embeds = self.vision(pixel_values=pixels.to(self.device, self.dtype)).last_hidden_state
-        image_embeds = image_embeds[image_of.to(self.device)]
+        image_embeds = per_item(self._vision_states, images, key=id)
         image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=self.device)
         hidden = self.text(input_ids=text["input_ids"], attention_mask=text["attention_mask"],
                            encoder_hidden_states=image_embeds, encoder_attention_mask=image_mask).last_hidden_state

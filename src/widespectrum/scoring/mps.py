@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ..batching import distinct
+from ..batching import per_item
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
 from .base import RewardModel, RewardOutput, load_weights, score_in_batches
@@ -325,22 +325,22 @@ class MPSReward(RewardModel):
         return (self.clip.text_projection(outputs.last_hidden_state),
                 self.clip.text_projection(outputs.pooler_output))
 
+    def _image_tokens(self, images: Sequence):
+        """Projected states of every image position."""
+        pixels = self.image_processor(images=[image.convert("RGB") for image in images],
+                                      return_tensors="pt")["pixel_values"].to(self.device, self.dtype)
+        return self.clip.visual_projection(self.clip.vision_model(pixel_values=pixels).last_hidden_state)
+
     def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         return score_in_batches(self._score_batch, images, prompts, self.batch_size)
 
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch
 
-        # The two encoders see each distinct image and prompt once; the cross model sees every pair.
-        unique_images, image_of = distinct(images, key=id)
-        unique_prompts, prompt_of = distinct(prompts)
-        prompt_of, image_of = prompt_of.to(self.device), image_of.to(self.device)
         full_lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
-        text_tokens, text_eos = (states[prompt_of] for states in self._text(self._tokens(unique_prompts)))
-        pixels = self.image_processor(images=[image.convert("RGB") for image in unique_images],
-                                      return_tensors="pt")["pixel_values"].to(self.device, self.dtype)
-        vision_states = self.clip.vision_model(pixel_values=pixels).last_hidden_state
-        image_tokens = self.clip.visual_projection(vision_states)[image_of]
+        # The two encoders see each distinct image and prompt once; the cross model sees every pair.
+        text_tokens, text_eos = per_item(lambda unique: self._text(self._tokens(unique)), prompts)
+        image_tokens = per_item(self._image_tokens, images, key=id)
 
         condition = self.condition_tokens.expand(len(prompts), -1, -1)
         relevance = torch.einsum("bid,bjd->bji", text_tokens, condition).amax(dim=1, keepdim=True)
