@@ -16,24 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import yaml
 
 from _common import REPO_ROOT, log, setup_logging, snakemake
+from tests.fixtures.reduced_run import copy_workflow
 from tests.fixtures.released_data import released_run_config
-
-WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "notebooks", "report", "envs", "profiles", "config", "docs")
-
-
-def _copy_workflow(workdir: Path) -> None:
-    workdir.mkdir()
-    for part in WORKFLOW_PARTS:
-        source = REPO_ROOT / part
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / part)
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,8 +36,7 @@ def main() -> None:
                                                 os.environ.get("PYTHONPATH", "")])
     with tempfile.TemporaryDirectory(prefix="widespectrum-bench-") as tmp:
         tmp = Path(tmp)
-        workdir = tmp / "workflow"
-        _copy_workflow(workdir)
+        workdir = copy_workflow(tmp / "workflow")
         config = yaml.safe_load((REPO_ROOT / "config" / "released.yaml").read_text())
         config, _ = released_run_config(config, tmp, n_prompts=args.prompts, image_size=8)
         config["analysis"]["bootstrap"]["n"] = 100

@@ -8,9 +8,8 @@ peak resident memory printed is that job's. The pairs are shaped as a job's: fou
 its original and anti-aesthetic image each under its two prompts, so a batch holds each image and
 each prompt twice. Models are the test fixtures' tiny random-weight checkpoints in the authors'
 formats (tests/fixtures/tiny_rewards.py). Two run below their real input sizes, like the 32 px
-open_clip models: HPSv3 at a reduced pixel budget (--hpsv3-pixels),
-so that the one-at-a-time loop finishes in minutes on 2 cores, and ImageReward at 32 px
-(--imagereward-size). At 224 px the tiny ViT (width 32, 16 heads of width 2) spends its time on
+open_clip models: HPSv3 at a reduced pixel budget (--hpsv3-pixels), so that the one-at-a-time
+loop finishes in minutes on 2 cores, and ImageReward at 32 px (--imagereward-size). At 224 px the tiny ViT (width 32, 16 heads of width 2) spends its time on
 197 x 197 attention maps; a batch of 32 holds 20 M of them per layer, which falls out of the CPU
 caches, so there batching is slower than one pair at a time and the figure says nothing about the
 batching itself (`--imagereward-size 224` shows it).

@@ -8,7 +8,6 @@ touching the repository.
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -23,7 +22,6 @@ from widespectrum.tables.catalog import TABLES
 pytestmark = pytest.mark.slow
 
 SENTINEL = "sk-sentinel-rerun-0123456789"
-WORKFLOW_PARTS = ("Snakefile", "rules", "scripts", "notebooks", "report", "envs", "profiles", "config", "docs")
 # the tables of the run with bootstrap intervals: the main benchmark's, tab_emotion and fig_emotion_bias (E6),
 # tab_real_arts (E8); fig_slopes (E12) has none and is not made here anyway
 BOOTSTRAP_TABLES = {"tab_gen", "tab_reward_model", "tab_align_p", "tab_emotion", "fig_emotion_bias", "tab_real_arts"}
@@ -65,15 +63,12 @@ def _planned(output: str, rule: str) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
+    from .fixtures.reduced_run import copy_workflow
     from .fixtures.released_data import released_run_config
 
     repo = Path(__file__).resolve().parents[1]
     tmp = tmp_path_factory.mktemp("rerun")
-    workdir = tmp / "workflow"
-    workdir.mkdir()
-    for part in WORKFLOW_PARTS:
-        source = repo / part
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / part)
+    workdir = copy_workflow(tmp / "workflow")
     config = yaml.safe_load((repo / "config" / "released.yaml").read_text())
     config, _ = released_run_config(config, tmp, n_prompts=12, image_size=8)
     config["analysis"]["bootstrap"]["n"] = 100
