@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -167,7 +166,6 @@ def test_demo_captioner_is_deterministic_and_fits_the_caption_bounds(tmp_path):
     second = caption_artworks(PaletteCaptioner(), artworks, progress=False)
     assert first.equals(second) and (first["status"] == OK).all()
     assert first["n_words"].between(MIN_WORDS, MAX_WORDS).all()
-    from PIL import Image
     # HSV value is the largest channel: 200/255 is bright, 60/255 dark; one flat colour has no spread
     red = Image.new("RGB", (16, 16), (200, 10, 10))
     assert PaletteCaptioner().caption(red) == ("An abstract painting dominated by red tones, bright overall, "

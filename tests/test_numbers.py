@@ -50,7 +50,7 @@ def run_dir(tmp_path, monkeypatch):
             pd.DataFrame({"generator": generator, "prompt_id": ["0000", "0000", "0001", "0001"],
                           "image_kind": ["o", "a", "o", "a"], "prompt_kind": "o", "reward": reward,
                           "score": [1.0, 2.0, 3.0, 4.0], "status": "ok"}).to_parquet(run / layout.scores(reward, generator))
-        (run / f"judgements/judge").mkdir(parents=True, exist_ok=True)
+        (run / "judgements/judge").mkdir(parents=True, exist_ok=True)
         pd.DataFrame({"generator": generator, "prompt_id": ["0000", "0001"], "selected": [1, 0],
                       "status": "ok"}).to_parquet(run / layout.labels("judge", generator))
         (run / f"provenance/generate/{generator}-0.json").write_text(json.dumps(

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from widespectrum import contracts
-from widespectrum.generation.base import GenerationRequest, Generator
+from widespectrum.generation.base import Generator
 from widespectrum.generation.procedural import OracleGenerator
 from widespectrum.generation.runner import build_requests, chunk_of, merge_manifests, pair_seed, run_generation
 from widespectrum.judging.base import PairwiseJudge

@@ -16,7 +16,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .config import REPO_ROOT, load_registry
 from .runconfig import load_run
