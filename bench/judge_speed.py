@@ -12,7 +12,6 @@ config's 512 px only lengthens both runs' vision passes).
 from __future__ import annotations
 
 import argparse
-import copy
 import tempfile
 import time
 from pathlib import Path
@@ -50,18 +49,15 @@ def main() -> None:
         entries = {"judges": yaml.safe_load((REPO_ROOT / "config" / "judges.yaml").read_text(encoding="utf-8"))}
         entries["judges"][J]["options"]["image_size"] = args.image_size
         runtime = Runtime(device="cpu", cache_dir=str(tmp / "cache"), offline=True)
-        judges = {}
-        for batch_size in (len(DIMENSIONS), 1):
-            local = copy.deepcopy(entries)
-            local["judges"][J]["options"]["batch_size"] = batch_size
-            judges[batch_size] = registry.build(local, "judges", J, runtime)
+        judge = registry.build(entries, "judges", J, runtime)
 
         rng = np.random.default_rng(0)
         images = [Image.fromarray(rng.integers(0, 256, (96 + i % 3 * 16, 80, 3), dtype=np.uint8))
                   for i in range(args.images)]
-        judges[1].rate(images[:1], DIMENSIONS[:1])  # one-time costs out of the timings
+        judge.rate(images[:1], DIMENSIONS[:1])  # one-time costs out of the timings
         timings, ratings = {}, {}
-        for batch_size, judge in judges.items():
+        for batch_size in (len(DIMENSIONS), 1):
+            judge.batch_size = batch_size
             started = time.perf_counter()
             ratings[batch_size] = judge.rate(images, DIMENSIONS)
             timings[batch_size] = time.perf_counter() - started
