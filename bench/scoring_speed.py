@@ -1,7 +1,7 @@
 """Batched scoring vs one pair at a time, on the tiny reward models (issue target: at least 10x
 over 256 pairs, identical scores), and the peak memory of one scoring job per reward.
 
-    python bench/scoring_speed.py [--pairs 256] [--batch-size 32] [--rewards hpsv3 imagereward hps mps]
+    python bench/scoring_speed.py [--pairs 256] [--batch-size 32] [--rewards hpsv3 imagereward hps mps hpsv2]
 
 Each reward runs in its own process (the "scoring job": load once, score every pair), so the
 peak resident memory printed is that job's. The pairs are shaped as a job's: four per prompt,
@@ -15,10 +15,11 @@ of 32 holds 20 M of them per layer, which falls out of the CPU caches, so there 
 than one pair at a time and the figure says nothing about the batching itself
 (`--imagereward-size 224` shows it).
 
-"attention s" is the time the batched run spends in torch's scaled dot-product attention, from a
-profiled rerun. Every pair attends over its own sequence, in a batch as alone, so on a CPU that
-time does not shrink with batching, and "ceiling" (single s / attention s) is the most any
-batching of those sequences can reach.
+"attention s" is the time the one-pair-at-a-time loop spends in torch's scaled dot-product
+attention, from a profiled rerun of that loop. On a CPU that work is compute bound and each pair
+attends over its own sequence, so a batch does it all again, and "ceiling" (single s / attention s)
+bounds what batching those sequences can reach. BLIP (ImageReward) computes its attention with
+plain matmuls, which the profiler does not count as attention: its columns read "-".
 """
 
 from __future__ import annotations
@@ -93,11 +94,7 @@ def _job_pairs(pairs: int) -> tuple[list, list[str]]:
 
 
 def _attention_seconds(run) -> float:
-    """Seconds the batched run spends inside scaled dot-product attention, read from torch's profiler.
-
-    Batching does not shrink this work on a CPU: each pair's attention over its own sequence costs
-    the same in a batch as alone, so single_s / attention_s bounds the ratio batching can reach.
-    """
+    """Seconds ``run`` spends inside scaled dot-product attention, read from torch's profiler."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -131,12 +128,15 @@ def _job(name: str, setup: dict, pairs: int, batch_size: int, hpsv3_pixels: int)
     batched = reward.score(images, prompts).scores
     batched_s = time.perf_counter() - started
     reward.batch_size = 1
+
+    def one_at_a_time():
+        return np.concatenate([reward.score([image], [prompt]).scores for image, prompt in zip(images, prompts)])
+
     started = time.perf_counter()
-    single = np.concatenate([reward.score([image], [prompt]).scores for image, prompt in zip(images, prompts)])
+    single = one_at_a_time()
     single_s = time.perf_counter() - started
     peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB; before the profiler's
-    reward.batch_size = batch_size
-    attention_s = _attention_seconds(lambda: reward.score(images, prompts))
+    attention_s = _attention_seconds(one_at_a_time)
     return {"reward": name, "pairs": pairs, "batch_size": batch_size, "batched_s": batched_s, "attention_s": attention_s,
             "single_s": single_s, "max_abs_diff": float(np.max(np.abs(batched - single))), "peak_rss_mib": peak_rss_mib}
 
@@ -169,11 +169,12 @@ def main() -> None:
                  "--hpsv3-pixels", str(args.hpsv3_pixels)],
                 capture_output=True, text=True, check=True, cwd=REPO_ROOT)
             row = json.loads(out.stdout.strip().splitlines()[-1])
-            # BLIP (ImageReward) computes attention with plain matmuls, which the profiler does not count as such
-            ceiling = f"{row['single_s'] / row['attention_s']:.1f}x" if row["attention_s"] > 0 else "-"
-            log.info("%-12s %6d %10.2f %10.2f %6.1fx %12.2e %14.1f %12.2f %8s", row["reward"], row["pairs"],
+            counted = row["attention_s"] > 0
+            attention = f"{row['attention_s']:.2f}" if counted else "-"
+            ceiling = f"{row['single_s'] / row['attention_s']:.1f}x" if counted else "-"
+            log.info("%-12s %6d %10.2f %10.2f %6.1fx %12.2e %14.1f %12s %8s", row["reward"], row["pairs"],
                      row["batched_s"], row["single_s"], row["single_s"] / row["batched_s"], row["max_abs_diff"],
-                     row["peak_rss_mib"], row["attention_s"], ceiling)
+                     row["peak_rss_mib"], attention, ceiling)
 
 
 if __name__ == "__main__":
