@@ -18,7 +18,8 @@ than one pair at a time and the figure says nothing about the batching itself
 "attention s" is the time the one-pair-at-a-time loop spends in torch's scaled dot-product
 attention, from a profiled rerun of that loop. On a CPU that work is compute bound and each pair
 attends over its own sequence, so a batch does it all again, and "ceiling" (single s / attention s)
-bounds what batching those sequences can reach. BLIP (ImageReward) computes its attention with
+bounds what batching those sequences can reach. HPSv3 goes past it by doing less: the pairs of
+one image share the sequence up to the prompt, and a batch runs that prefix once per image. BLIP (ImageReward) computes its attention with
 plain matmuls, which the profiler does not count as attention: its columns read "-".
 """
 

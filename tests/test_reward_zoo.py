@@ -181,6 +181,34 @@ def test_hpsv3_attention_implementation_is_an_option_that_keeps_the_score(hpsv3_
                                hpsv3_small.score(images[:4], PROMPTS[:4]).scores, atol=1e-5, rtol=0)
 
 
+def test_hpsv3_runs_each_images_shared_prefix_once(hpsv3_small):
+    """Two images with different token counts (16 and 12 merged patches at this budget), each under two
+    prompts: the language model reads each image's system turn, image and instruction once (a first
+    pass of 2 rows), then only each pair's prompt and suffix on top (a second pass of 4 short rows),
+    and every pair keeps the score its whole sequence has alone."""
+    rng = np.random.default_rng(7)
+    square, wide = (Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in ((90, 90), (100, 300)))
+    pair_images = [square, wide, square, wide]
+    pair_prompts = [PROMPTS[0], PROMPTS[7], PROMPTS[7], PROMPTS[1]]
+    alone = [hpsv3_small.score([image], [prompt]).scores[0] for image, prompt in zip(pair_images, pair_prompts)]
+    seen: list[tuple[int, int]] = []
+    handle = hpsv3_small.model.model.language_model.register_forward_pre_hook(
+        lambda _module, _args, kwargs: seen.append(tuple(kwargs["inputs_embeds"].shape[:2])), with_kwargs=True)
+    try:
+        together = hpsv3_small.score(pair_images, pair_prompts).scores
+    finally:
+        handle.remove()
+    np.testing.assert_allclose(together, alone, atol=1e-5, rtol=0)
+    (prefix_rows, prefix_span), (rest_rows, rest_span) = seen
+    suffix = hpsv3_small.tokenizer("\nPlease provide the overall ratings of this image: <|Reward|>\n\nEND\n"
+                                   "<|im_end|>\n<|im_start|>assistant\n")["input_ids"]
+    longest_prompt = max(len(hpsv3_small.tokenizer(prompt)["input_ids"]) for prompt in pair_prompts)
+    assert (prefix_rows, rest_rows) == (2, 4)
+    # the rest holds a prompt, the suffix and the few blank lines between them, not the instruction
+    assert len(suffix) <= rest_span <= longest_prompt + len(suffix) + 4
+    assert prefix_span > len(hpsv3_small.tokenizer(tiny_rewards.INSTRUCTION)["input_ids"])
+
+
 def test_hpsv3_rejects_a_checkpoint_of_another_shape(tmp_path, hpsv3_repos):
     hub = hpsv3_repos
     from safetensors.torch import load_file, save_file
@@ -548,6 +576,16 @@ def test_distinct_keeps_first_seen_order_and_maps_every_item():
     twin = Image.new("RGB", (2, 2))
     firsts, index = distinct([twin, Image.new("RGB", (2, 2)), twin], key=id)  # equal pixels, two files
     assert len(firsts) == 2 and index.tolist() == [0, 1, 0]
+
+
+def test_shared_prefix_lengths_per_group_capped_at_the_stop():
+    from widespectrum.batching import shared_prefix_lengths
+
+    ids = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 1, 2], [3, 4, 4, 4, 4], [5, 6, 9, 9, 9], [3, 4, 4, 4, 4]])
+    group_of = torch.tensor([0, 0, 1, 2, 1])
+    stop = torch.tensor([4, 4, 3, 2, 5])
+    # group 0 shares 3 tokens; group 1's rows are equal but one stops at 3; group 2 has one row
+    assert shared_prefix_lengths(ids, group_of, stop).tolist() == [3, 3, 2]
 
 
 def test_per_item_encodes_each_distinct_item_once_and_repeats_its_rows():

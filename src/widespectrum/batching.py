@@ -36,6 +36,24 @@ def distinct(items: Sequence, key: Callable[[Any], Any] | None = None) -> tuple[
     return firsts, torch.tensor(index, dtype=torch.long)
 
 
+def shared_prefix_lengths(input_ids, group_of, stop):
+    """For each group of rows (``group_of[i]`` is row i's group), how many leading tokens all its rows
+    share, and at most ``stop[i]`` of any row i of it: one row per group, (n_groups,) LongTensor.
+
+    HPSv3 gives each image's pairs one text up to the prompt (system turn, image, instruction), so the
+    language model can run that prefix once per image and only each pair's rest on top of it.
+    """
+    import torch
+
+    n_groups = int(group_of.max()) + 1
+    lengths = torch.empty(n_groups, dtype=torch.long)
+    for group in range(n_groups):
+        rows = input_ids[group_of == group]
+        differs = (rows != rows[:1]).any(dim=0)
+        common = int(differs.nonzero()[0, 0]) if differs.any() else rows.shape[1]
+        lengths[group] = min(common, int(stop[group_of == group].min()))
+    return lengths
+
 
 def per_item(encode: Callable[[list], Any], items: Sequence, key: Callable[[Any], Any] | None = None):
     """``encode`` run once on the distinct items of ``items`` (``distinct``), its output's rows (of each
@@ -45,6 +63,7 @@ def per_item(encode: Callable[[list], Any], items: Sequence, key: Callable[[Any]
     if isinstance(encoded, tuple):
         return tuple(rows[index.to(rows.device)] for rows in encoded)
     return encoded[index.to(encoded.device)]
+
 
 def qwen_vl_image_features(model, pixel_values, grid_thw, image_of):
     """The vision outputs of a Qwen-VL batch, each distinct image through the vision tower once, as

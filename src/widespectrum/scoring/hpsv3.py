@@ -23,6 +23,10 @@ Follows the authors' code (MizzenAI/HPSv3 ``hpsv3/inference.py``,
   ``qwen_vl_utils.fetch_image`` does;
 * the authors load the model in bfloat16 (``bf16: True``); on CPU float32.
 
+A scoring job's batch holds each image under its two prompts; their sequences are equal up to the
+prompt, so the language model runs that shared prefix once per image and each pair's rest on its
+keys and values (``_reward_states``), with the scores of whole sequences.
+
 Prompts are not truncated: the language model's context holds any caption.
 """
 
@@ -35,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..batching import distinct, qwen_vl_image_features
+from ..batching import distinct, qwen_vl_image_features, shared_prefix_lengths
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
 from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, hub_file, require_complete_load,
@@ -231,15 +235,51 @@ class HPSv3Reward(RewardModel):
         if not torch.all(counts == 1):
             raise ValueError(f"{self.name}: each sequence needs exactly one {REWARD_TOKEN}, found {counts.tolist()}")
         with autocast_context(self.device, self.autocast):
-            # each distinct image through the vision tower once
-            encoded = qwen_vl_image_features(self.model.model, inputs.pop("pixel_values").to(self.dtype),
-                                             inputs["image_grid_thw"], image_of)
-            # Everything else the processor returns (mm_token_type_ids too, for M-RoPE) goes to the model.
-            hidden = self.model.model(**inputs, mm_encoder_outputs={"image": encoded},
-                                      use_cache=False).last_hidden_state
-        out = self.model.rm_head(hidden[at_reward].float())
+            hidden = self._reward_states(inputs, image_of, at_reward.int().argmax(dim=1))
+        out = self.model.rm_head(hidden.float())
         out = out.cpu().numpy().astype(np.float64)
         return RewardOutput(scores=out[:, 0], sigmas=out[:, 1], truncated=np.zeros(len(prompts), dtype=bool))
+
+    def _reward_states(self, inputs, image_of, reward_at):
+        """The language model's last hidden state at each pair's ``<|Reward|>`` token.
+
+        The pairs of one image share their text up to the prompt (system turn, image, the authors'
+        instruction): most of each sequence. The language model runs that prefix once per image,
+        then each pair's rest on the prefix's keys and values, at the positions (M-RoPE) the whole
+        sequence gives it, so each pair gets the hidden states of its own full sequence.
+        """
+        import torch
+
+        model = self.model.model
+        ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        positions, _ = model.get_rope_index(ids, inputs["mm_token_type_ids"], inputs["image_grid_thw"],
+                                            attention_mask=mask)
+        first_of = [image_of.tolist().index(k) for k in range(int(image_of.max()) + 1)]
+        # each distinct image through the vision tower once
+        encoded = qwen_vl_image_features(model, inputs["pixel_values"].to(self.dtype), inputs["image_grid_thw"],
+                                         image_of)
+        if len(first_of) == len(ids):  # no image repeats: nothing to share
+            hidden = model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                           mm_encoder_outputs={"image": encoded}, use_cache=False).last_hidden_state
+            return hidden[torch.arange(len(ids), device=ids.device), reward_at.to(ids.device)]
+        encoded.pooler_output = tuple(encoded.pooler_output[row] for row in first_of)
+
+        prefix = shared_prefix_lengths(ids, image_of, reward_at).to(ids.device)
+        span = int(prefix.max())
+        prefix_mask = mask[first_of, :span] * (torch.arange(span, device=ids.device) < prefix[:, None])
+        cache = model(input_ids=ids[first_of, :span], attention_mask=prefix_mask,
+                      position_ids=positions[:, first_of, :span], mm_encoder_outputs={"image": encoded},
+                      use_cache=True).cache
+        cache.batch_select_indices(image_of.to(ids.device))
+
+        start, end = prefix[image_of], mask.sum(dim=1)
+        offsets = start[:, None] + torch.arange(int((end - start).max()), device=ids.device)
+        inside = offsets < end[:, None]
+        offsets = offsets.clamp(max=ids.shape[1] - 1)
+        rest = model(input_ids=ids.gather(1, offsets).masked_fill(~inside, self.tokenizer.pad_token_id),
+                     attention_mask=torch.cat([prefix_mask[image_of], inside.to(mask.dtype)], dim=1),
+                     position_ids=positions.gather(2, offsets.expand(3, -1, -1)), cache=cache, use_cache=True)
+        return rest.last_hidden_state[torch.arange(len(ids), device=ids.device), reward_at.to(ids.device) - start]
 
     def provenance(self) -> dict[str, Any]:
         cache = self.runtime.cache_dir
