@@ -185,12 +185,14 @@ class QwenVLDimensionJudge(DimensionRater):
         with torch.inference_mode():
             encoded = qwen_vl_image_features(self.model.model, inputs.pop("pixel_values").to(self.dtype),
                                              inputs["image_grid_thw"], image_of)
-            logits = self.model(**inputs, mm_encoder_outputs={"image": encoded}).logits
-        mask = inputs["attention_mask"]
-        # the first maximum of the running count of attended tokens is the last attended one
-        last = mask.cumsum(dim=-1).argmax(dim=-1)
-        rows = torch.arange(logits.shape[0], device=logits.device)
-        digit_logits = logits[rows, last][:, self.rating_token_ids].float()
+            hidden = self.model.model(**inputs, mm_encoder_outputs={"image": encoded}).last_hidden_state
+            mask = inputs["attention_mask"]
+            # the first maximum of the running count of attended tokens is the last attended one
+            last = mask.cumsum(dim=-1).argmax(dim=-1)
+            rows = torch.arange(hidden.shape[0], device=hidden.device)
+            # the vocabulary projection at the last position only: at every position of a batch of 11
+            # it would hold sequence x 11 x ~150k logits
+            digit_logits = self.model.lm_head(hidden[rows, last])[:, self.rating_token_ids].float()
         return torch.softmax(digit_logits, dim=-1)
 
     def _expected_ratings(self, conversations: Sequence[list[dict]]) -> np.ndarray:
