@@ -19,8 +19,9 @@ than one pair at a time and the figure says nothing about the batching itself
 attention, from a profiled rerun of that loop. On a CPU that work is compute bound and each pair
 attends over its own sequence, so a batch does it all again, and "ceiling" (single s / attention s)
 bounds what batching those sequences can reach. HPSv3 goes past it by doing less: the pairs of
-one image share the sequence up to the prompt, and a batch runs that prefix once per image. BLIP (ImageReward) computes its attention with
-plain matmuls, which the profiler does not count as attention: its columns read "-".
+one image share the sequence up to the prompt, and a batch runs that prefix once per image. BLIP
+(ImageReward) computes its attention with plain matmuls, which the profiler does not count as
+attention: its columns read "-".
 """
 
 from __future__ import annotations

@@ -588,6 +588,12 @@ def test_shared_prefix_lengths_per_group_capped_at_the_stop():
     assert shared_prefix_lengths(ids, group_of, stop).tolist() == [3, 3, 2]
 
 
+def test_first_rows_are_each_groups_first_copy():
+    from widespectrum.batching import first_rows
+
+    assert first_rows(torch.tensor([0, 1, 0, 2, 1])) == [0, 1, 3]
+
+
 def test_per_item_encodes_each_distinct_item_once_and_repeats_its_rows():
     from widespectrum.batching import per_item
 

@@ -36,6 +36,12 @@ def distinct(items: Sequence, key: Callable[[Any], Any] | None = None) -> tuple[
     return firsts, torch.tensor(index, dtype=torch.long)
 
 
+def first_rows(index) -> list[int]:
+    """For each distinct item of ``distinct``'s ``index``, the row of its first copy."""
+    order = index.tolist()
+    return [order.index(k) for k in range(max(order) + 1)]
+
+
 def shared_prefix_lengths(input_ids, group_of, stop):
     """For each group of rows (``group_of[i]`` is row i's group), how many leading tokens all its rows
     share, and at most ``stop[i]`` of any row i of it: one row per group, (n_groups,) LongTensor.
@@ -45,14 +51,12 @@ def shared_prefix_lengths(input_ids, group_of, stop):
     """
     import torch
 
-    n_groups = int(group_of.max()) + 1
-    lengths = torch.empty(n_groups, dtype=torch.long)
-    for group in range(n_groups):
-        rows = input_ids[group_of == group]
-        differs = (rows != rows[:1]).any(dim=0)
-        common = int(differs.nonzero()[0, 0]) if differs.any() else rows.shape[1]
-        lengths[group] = min(common, int(stop[group_of == group].min()))
-    return lengths
+    firsts = first_rows(group_of)
+    differs = input_ids != input_ids[firsts][group_of]
+    # each row's first token unlike its group's first row (its whole length where there is none)
+    common = torch.where(differs.any(dim=1), differs.int().argmax(dim=1), input_ids.shape[1])
+    lengths = torch.full((len(firsts),), input_ids.shape[1], dtype=torch.long, device=input_ids.device)
+    return lengths.scatter_reduce(0, group_of, torch.minimum(common, stop), reduce="amin")
 
 
 def per_item(encode: Callable[[list], Any], items: Sequence, key: Callable[[Any], Any] | None = None):
@@ -75,8 +79,7 @@ def qwen_vl_image_features(model, pixel_values, grid_thw, image_of):
     """
     import torch
 
-    order = image_of.tolist()
-    first_of = [order.index(k) for k in range(max(order) + 1)]
+    order, first_of = image_of.tolist(), first_rows(image_of)
     ends = grid_thw.prod(dim=-1).cumsum(dim=0).tolist()
     starts = [0, *ends[:-1]]
     pixels = torch.cat([pixel_values[starts[i]:ends[i]] for i in first_of])

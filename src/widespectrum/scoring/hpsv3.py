@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..batching import distinct, qwen_vl_image_features, shared_prefix_lengths
+from ..batching import distinct, first_rows, qwen_vl_image_features, shared_prefix_lengths
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
 from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, hub_file, require_complete_load,
@@ -252,25 +252,26 @@ class HPSv3Reward(RewardModel):
 
         model = self.model.model
         ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        image_of, pairs = image_of.to(ids.device), torch.arange(len(ids), device=ids.device)
         positions, _ = model.get_rope_index(ids, inputs["mm_token_type_ids"], inputs["image_grid_thw"],
                                             attention_mask=mask)
-        first_of = [image_of.tolist().index(k) for k in range(int(image_of.max()) + 1)]
         # each distinct image through the vision tower once
         encoded = qwen_vl_image_features(model, inputs["pixel_values"].to(self.dtype), inputs["image_grid_thw"],
                                          image_of)
-        if len(first_of) == len(ids):  # no image repeats: nothing to share
+        first_of = first_rows(image_of)
+        if len(first_of) == len(ids):  # no image repeats: one pass over whole sequences, nothing to share
             hidden = model(input_ids=ids, attention_mask=mask, position_ids=positions,
                            mm_encoder_outputs={"image": encoded}, use_cache=False).last_hidden_state
-            return hidden[torch.arange(len(ids), device=ids.device), reward_at.to(ids.device)]
+            return hidden[pairs, reward_at]
         encoded.pooler_output = tuple(encoded.pooler_output[row] for row in first_of)
 
-        prefix = shared_prefix_lengths(ids, image_of, reward_at).to(ids.device)
+        prefix = shared_prefix_lengths(ids, image_of, reward_at)
         span = int(prefix.max())
         prefix_mask = mask[first_of, :span] * (torch.arange(span, device=ids.device) < prefix[:, None])
         cache = model(input_ids=ids[first_of, :span], attention_mask=prefix_mask,
                       position_ids=positions[:, first_of, :span], mm_encoder_outputs={"image": encoded},
                       use_cache=True).cache
-        cache.batch_select_indices(image_of.to(ids.device))
+        cache.batch_select_indices(image_of)
 
         start, end = prefix[image_of], mask.sum(dim=1)
         offsets = start[:, None] + torch.arange(int((end - start).max()), device=ids.device)
@@ -279,7 +280,7 @@ class HPSv3Reward(RewardModel):
         rest = model(input_ids=ids.gather(1, offsets).masked_fill(~inside, self.tokenizer.pad_token_id),
                      attention_mask=torch.cat([prefix_mask[image_of], inside.to(mask.dtype)], dim=1),
                      position_ids=positions.gather(2, offsets.expand(3, -1, -1)), cache=cache, use_cache=True)
-        return rest.last_hidden_state[torch.arange(len(ids), device=ids.device), reward_at.to(ids.device) - start]
+        return rest.last_hidden_state[pairs, reward_at - start]
 
     def provenance(self) -> dict[str, Any]:
         cache = self.runtime.cache_dir
