@@ -134,6 +134,30 @@ def test_the_vision_tower_sees_each_image_once_per_batch(judge, images, all_rati
     np.testing.assert_allclose(together, all_ratings, atol=1e-5)
 
 
+def test_inputs_are_the_processors_with_each_image_prepared_once(judge, images):
+    """Three questions about each of two images, left-padded: the language model's inputs equal the
+    processor's own chat-template call, while the pixels hold each image once."""
+    from widespectrum.batching import distinct, qwen_vl_inputs
+    from widespectrum.judging.dimension_judge import conversation_image, fitted
+
+    shown = [fitted(image, judge.image_size) for image in images]  # as rate() shows them: one object per image
+    conversations = [judge.prompt(image, d) for image in shown for d in ("clarity", "main_object", "color_aesthetic")]
+    theirs = judge.processor.apply_chat_template(conversations, tokenize=True, add_generation_prompt=True,
+                                                 return_dict=True, return_tensors="pt",
+                                                 processor_kwargs={"padding": True})
+    unique, image_of = distinct([conversation_image(c) for c in conversations], key=id)
+    texts = judge.processor.apply_chat_template(conversations, tokenize=False, add_generation_prompt=True)
+    ours = qwen_vl_inputs(judge.processor, texts, unique, image_of)
+
+    assert judge.processor.tokenizer.padding_side == "left" and image_of.tolist() == [0, 0, 0, 1, 1, 1]
+    for key in ("input_ids", "attention_mask", "mm_token_type_ids", "image_grid_thw"):
+        assert torch.equal(ours.text[key], theirs[key]), key
+    patches = int(ours.image_grid_thw[0].prod())
+    assert ours.pixel_values.shape[0] == 2 * patches and theirs["pixel_values"].shape[0] == 6 * patches
+    assert torch.equal(ours.pixel_values[:patches], theirs["pixel_values"][:patches])
+    assert torch.equal(ours.pixel_values[patches:], theirs["pixel_values"][3 * patches:4 * patches])
+
+
 def test_attention_implementation_is_an_option_that_keeps_the_ratings(hub, judges_registry, judge, images,
                                                                       all_ratings):
     eager = _judge(hub, judges_registry, attn_implementation="eager")

@@ -209,6 +209,51 @@ def test_hpsv3_runs_each_images_shared_prefix_once(hpsv3_small):
     assert prefix_span > len(hpsv3_small.tokenizer(tiny_rewards.INSTRUCTION)["input_ids"])
 
 
+def _per_pair_rows(pixel_values: torch.Tensor, grid_thw: torch.Tensor) -> list[torch.Tensor]:
+    """The patch rows of each image of a processor's output, in turn."""
+    ends = grid_thw.prod(dim=-1).cumsum(dim=0).tolist()
+    return [pixel_values[start:end] for start, end in zip([0, *ends[:-1]], ends)]
+
+
+def test_qwen_vl_inputs_are_the_processors_with_each_image_prepared_once(hpsv3_small):
+    """Three images (two sizes, one twice as large in tokens) under five texts, two of them equal:
+    the language model's inputs equal the processor's own call on one image per text, while the
+    pixels hold each image once."""
+    from widespectrum.batching import distinct, qwen_vl_inputs
+    from widespectrum.scoring.hpsv3 import hpsv3_text
+
+    rng = np.random.default_rng(3)
+    first, second, third = (Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+                            for h, w in ((56, 56), (56, 112), (56, 56)))
+    pair_images = [first, second, first, third, second]
+    pair_prompts = [PROMPTS[0], PROMPTS[0], PROMPTS[7], PROMPTS[1], PROMPTS[0]]
+    processor = hpsv3_small.processor
+    texts = processor.apply_chat_template(
+        [[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": hpsv3_text(prompt)}]}]
+         for prompt in pair_prompts], tokenize=False, add_generation_prompt=True)
+    unique, image_of = distinct(pair_images, key=id)
+
+    ours = qwen_vl_inputs(processor, texts, unique, image_of)
+    theirs = processor(text=texts, images=pair_images, padding=True, return_tensors="pt")
+
+    for key in ("input_ids", "attention_mask", "mm_token_type_ids", "image_grid_thw"):
+        assert torch.equal(ours.text[key], theirs[key]), key
+    assert len(ours.image_grid_thw) == 3
+    assert torch.equal(ours.image_grid_thw[image_of], theirs["image_grid_thw"])
+    distinct_rows = _per_pair_rows(ours.pixel_values, ours.image_grid_thw)
+    for pair, rows in enumerate(_per_pair_rows(theirs["pixel_values"], theirs["image_grid_thw"])):
+        assert torch.equal(rows, distinct_rows[image_of[pair]])
+    assert ours.pixel_values.shape[0] == sum(len(rows) for rows in distinct_rows) < theirs["pixel_values"].shape[0]
+
+
+def test_qwen_vl_inputs_refuse_a_text_without_its_one_image(hpsv3_small):
+    from widespectrum.batching import qwen_vl_inputs
+
+    image = Image.new("RGB", (56, 56))
+    with pytest.raises(ValueError, match="exactly one"):
+        qwen_vl_inputs(hpsv3_small.processor, ["no image here"], [image], torch.tensor([0]))
+
+
 def test_hpsv3_rejects_a_checkpoint_of_another_shape(tmp_path, hpsv3_repos):
     hub = hpsv3_repos
     from safetensors.torch import load_file, save_file

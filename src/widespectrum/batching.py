@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -69,21 +70,73 @@ def per_item(encode: Callable[[list], Any], items: Sequence, key: Callable[[Any]
     return encoded[index.to(encoded.device)]
 
 
-def qwen_vl_image_features(model, pixel_values, grid_thw, image_of):
-    """The vision outputs of a Qwen-VL batch, each distinct image through the vision tower once, as
-    ``mm_encoder_outputs["image"]`` of the model's forward (transformers' Qwen2-VL, Qwen3-VL).
+@dataclass
+class QwenVLInputs:
+    """A Qwen-VL batch as its processor would give it, with each distinct image held once.
 
-    ``pixel_values`` and ``grid_thw`` are the processor's for every image of the batch (its
-    patches in turn, ``prod(grid_thw[i])`` rows each); ``image_of`` maps each image to its distinct
-    copy (``distinct``). Qwen3-VL's deepstack features are repeated the same way.
+    ``text`` is the language model's inputs, a row per text: ``input_ids``, ``attention_mask``,
+    ``mm_token_type_ids`` and ``image_grid_thw`` (each text's image, which M-RoPE positions need).
+    ``pixel_values`` holds each distinct image's patches in turn and ``image_grid_thw`` a row per
+    distinct image, for ``qwen_vl_image_features``; ``image_of`` maps each text to its image.
+    """
+
+    text: dict[str, Any]
+    pixel_values: Any
+    image_grid_thw: Any
+    image_of: Any
+
+    def to(self, device) -> QwenVLInputs:
+        return QwenVLInputs({key: value.to(device) for key, value in self.text.items()}, self.pixel_values.to(device),
+                            self.image_grid_thw.to(device), self.image_of.to(device))
+
+
+def qwen_vl_inputs(processor, texts: Sequence[str], images: Sequence, image_of, **image_options) -> QwenVLInputs:
+    """What ``processor(text=texts, images=[images[k] for k in image_of], padding=True, return_tensors="pt")``
+    gives a Qwen-VL model (transformers' Qwen2-VL, Qwen3-VL), with each distinct image prepared once
+    and each distinct text tokenised once.
+
+    Each text holds one image placeholder, for image ``images[image_of[i]]`` (``distinct``'s output).
+    The processor itself prepares an image once per placeholder: twice per image for HPSv3's two
+    prompts, 11 times for J's questions. ``image_options`` go to the image processor.
     """
     import torch
 
-    order, first_of = image_of.tolist(), first_rows(image_of)
-    ends = grid_thw.prod(dim=-1).cumsum(dim=0).tolist()
-    starts = [0, *ends[:-1]]
-    pixels = torch.cat([pixel_values[starts[i]:ends[i]] for i in first_of])
-    encoded = model.get_image_features(pixels, grid_thw[first_of], return_dict=True)
+    token = processor.image_token
+    if any(text.count(token) != 1 for text in texts):
+        raise ValueError(f"each text needs exactly one {token}, found {[text.count(token) for text in texts]}")
+    vision = processor.image_processor(images=list(images), return_tensors="pt", **image_options)
+    placeholders = [processor.replace_image_token(vision, k) for k in range(len(images))]
+    order = image_of.tolist()
+    unique_texts, text_of = distinct([text.replace(token, placeholders[k]) for text, k in zip(texts, order)])
+    tokens = processor.tokenizer(unique_texts, padding=True, return_tensors="pt")
+    input_ids, attention_mask = tokens["input_ids"][text_of], tokens["attention_mask"][text_of]
+
+    expected = torch.tensor([placeholders[k].count(token) for k in order])
+    found = (input_ids == processor.image_token_id).sum(dim=1)
+    if not torch.equal(found, expected):
+        raise ValueError(f"image tokens per text {found.tolist()} differ from the images' {expected.tolist()}: "
+                         "was a text truncated?")
+    # as the processor's create_mm_token_type_ids, for the whole batch at once
+    mm_token_type_ids = torch.zeros_like(input_ids)
+    for value, ids in enumerate((processor.image_token_ids, processor.video_token_ids, processor.audio_token_ids), 1):
+        ids = [i for i in ids if i is not None]
+        if ids:
+            mm_token_type_ids[torch.isin(input_ids, torch.tensor(ids))] = value
+    grid = vision["image_grid_thw"]
+    return QwenVLInputs(text={"input_ids": input_ids, "attention_mask": attention_mask,
+                              "mm_token_type_ids": mm_token_type_ids, "image_grid_thw": grid[image_of]},
+                        pixel_values=vision["pixel_values"], image_grid_thw=grid, image_of=image_of)
+
+
+def qwen_vl_image_features(model, pixel_values, grid_thw, image_of):
+    """The vision outputs of a Qwen-VL batch as ``mm_encoder_outputs["image"]`` of the model's forward
+    (transformers' Qwen2-VL, Qwen3-VL), each distinct image through the vision tower once.
+
+    ``pixel_values`` and ``grid_thw`` are each distinct image's (``QwenVLInputs``); the outputs hold
+    one entry per row of ``image_of``, in its order. Qwen3-VL's deepstack features follow the same order.
+    """
+    encoded = model.get_image_features(pixel_values, grid_thw, return_dict=True)
+    order = image_of.tolist()
     encoded.pooler_output = tuple(encoded.pooler_output[k] for k in order)
     if getattr(encoded, "deepstack_features", None) is not None:
         encoded.deepstack_features = [tuple(layer[k] for k in order) for layer in encoded.deepstack_features]

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..batching import batches, distinct, qwen_vl_image_features
+from ..batching import batches, distinct, qwen_vl_image_features, qwen_vl_inputs
 from ..config import resolve_path
 from ..hub import load_from_hub, resolved_revision
 from ..prompts.dimensions import DIMENSIONS, check_dimensions
@@ -176,17 +176,16 @@ class QwenVLDimensionJudge(DimensionRater):
         """P(0), P(1), P(2) at each conversation's last prompt position, float32, shape (n, 3)."""
         import torch
 
-        inputs = self.processor.apply_chat_template(
-            list(conversations), tokenize=True, add_generation_prompt=True, return_dict=True,
-            return_tensors="pt", processor_kwargs={"padding": True},
-        ).to(self.device)
-        # The questions about one image share its object (``fitted``): its vision pass runs once.
-        _, image_of = distinct([conversation_image(c) for c in conversations], key=id)
+        texts = self.processor.apply_chat_template(list(conversations), tokenize=False, add_generation_prompt=True)
+        # The questions about one image share its object (``fitted``): it is prepared and through the
+        # vision tower once.
+        unique_images, image_of = distinct([conversation_image(c) for c in conversations], key=id)
+        inputs = qwen_vl_inputs(self.processor, texts, unique_images, image_of).to(self.device)
         with torch.inference_mode():
-            encoded = qwen_vl_image_features(self.model.model, inputs.pop("pixel_values").to(self.dtype),
-                                             inputs["image_grid_thw"], image_of)
-            hidden = self.model.model(**inputs, mm_encoder_outputs={"image": encoded}).last_hidden_state
-            mask = inputs["attention_mask"]
+            encoded = qwen_vl_image_features(self.model.model, inputs.pixel_values.to(self.dtype),
+                                             inputs.image_grid_thw, inputs.image_of)
+            hidden = self.model.model(**inputs.text, mm_encoder_outputs={"image": encoded}).last_hidden_state
+            mask = inputs.text["attention_mask"]
             # the first maximum of the running count of attended tokens is the last attended one
             last = mask.cumsum(dim=-1).argmax(dim=-1)
             rows = torch.arange(hidden.shape[0], device=hidden.device)

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..batching import distinct, first_rows, qwen_vl_image_features, shared_prefix_lengths
+from ..batching import QwenVLInputs, distinct, first_rows, qwen_vl_image_features, qwen_vl_inputs, shared_prefix_lengths
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
 from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, hub_file, require_complete_load,
@@ -207,8 +207,9 @@ class HPSv3Reward(RewardModel):
     def score(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         return score_in_batches(self._score_batch, images, prompts, self.batch_size)
 
-    def _inputs(self, unique_images: Sequence, image_of, prompts: Sequence[str]):
-        """The processor's inputs for pair i: ``unique_images[image_of[i]]`` under ``prompts[i]``."""
+    def _inputs(self, unique_images: Sequence, image_of, prompts: Sequence[str]) -> QwenVLInputs:
+        """The processor's inputs for pair i: ``unique_images[image_of[i]]`` under ``prompts[i]``, each
+        image prepared once."""
         resized = []
         for image in unique_images:
             rgb = image.convert("RGB")
@@ -221,8 +222,7 @@ class HPSv3Reward(RewardModel):
         texts = self.processor.apply_chat_template(conversations, tokenize=False, add_generation_prompt=True)
         # transformers processes CPU images one at a time unless told to group them by shape; grouped, each
         # shape's images are normalised and patchified in one op, with the same values.
-        return self.processor(text=texts, images=[resized[k] for k in image_of.tolist()], padding=True,
-                              return_tensors="pt", disable_grouping=False).to(self.device)
+        return qwen_vl_inputs(self.processor, texts, resized, image_of, disable_grouping=False).to(self.device)
 
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch
@@ -230,17 +230,17 @@ class HPSv3Reward(RewardModel):
         # a job's batch holds each image under its two prompts
         unique_images, image_of = distinct(images, key=id)
         inputs = self._inputs(unique_images, image_of, prompts)
-        at_reward = inputs["input_ids"] == self.reward_token_id
+        at_reward = inputs.text["input_ids"] == self.reward_token_id
         counts = at_reward.sum(dim=1)
         if not torch.all(counts == 1):
             raise ValueError(f"{self.name}: each sequence needs exactly one {REWARD_TOKEN}, found {counts.tolist()}")
         with autocast_context(self.device, self.autocast):
-            hidden = self._reward_states(inputs, image_of, at_reward.int().argmax(dim=1))
+            hidden = self._reward_states(inputs, at_reward.int().argmax(dim=1))
         out = self.model.rm_head(hidden.float())
         out = out.cpu().numpy().astype(np.float64)
         return RewardOutput(scores=out[:, 0], sigmas=out[:, 1], truncated=np.zeros(len(prompts), dtype=bool))
 
-    def _reward_states(self, inputs, image_of, reward_at):
+    def _reward_states(self, inputs: QwenVLInputs, reward_at):
         """The language model's last hidden state at each pair's ``<|Reward|>`` token.
 
         The pairs of one image share their text up to the prompt (system turn, image, the authors'
@@ -251,19 +251,19 @@ class HPSv3Reward(RewardModel):
         import torch
 
         model = self.model.model
-        ids, mask = inputs["input_ids"], inputs["attention_mask"]
-        image_of, pairs = image_of.to(ids.device), torch.arange(len(ids), device=ids.device)
-        positions, _ = model.get_rope_index(ids, inputs["mm_token_type_ids"], inputs["image_grid_thw"],
+        ids, mask, image_of = inputs.text["input_ids"], inputs.text["attention_mask"], inputs.image_of
+        pairs = torch.arange(len(ids), device=ids.device)
+        positions, _ = model.get_rope_index(ids, inputs.text["mm_token_type_ids"], inputs.text["image_grid_thw"],
                                             attention_mask=mask)
-        # each distinct image through the vision tower once
-        encoded = qwen_vl_image_features(model, inputs["pixel_values"].to(self.dtype), inputs["image_grid_thw"],
-                                         image_of)
         first_of = first_rows(image_of)
-        if len(first_of) == len(ids):  # no image repeats: one pass over whole sequences, nothing to share
+        shared = len(first_of) < len(ids)
+        # each distinct image through the vision tower once; its features for each row of the first pass
+        encoded = qwen_vl_image_features(model, inputs.pixel_values.to(self.dtype), inputs.image_grid_thw,
+                                         torch.arange(len(first_of)) if shared else image_of)
+        if not shared:  # no image repeats: one pass over whole sequences, nothing to share
             hidden = model(input_ids=ids, attention_mask=mask, position_ids=positions,
                            mm_encoder_outputs={"image": encoded}, use_cache=False).last_hidden_state
             return hidden[pairs, reward_at]
-        encoded.pooler_output = tuple(encoded.pooler_output[row] for row in first_of)
 
         prefix = shared_prefix_lengths(ids, image_of, reward_at)
         span = int(prefix.max())
