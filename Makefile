@@ -38,7 +38,7 @@ demo: install
 test: install slurm-deps lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not paper_e2e"
 
-# The paper config end to end on a tiny offline cache (about 45 min on 2 cores; tests/test_paper_e2e.py)
+# The paper config end to end on a tiny offline cache (11 to 20 min on 2 cores; tests/test_paper_e2e.py)
 test-paper: install
 	$(BIN)/python -m pytest -m paper_e2e tests/test_paper_e2e.py
 
