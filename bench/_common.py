@@ -1,4 +1,4 @@
-"""Shared helpers of the bench scripts: run Snakemake from the repository root and time it."""
+"""Shared helpers of the bench scripts: time a call, run Snakemake from the repository root and time it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # the bench scripts reuse the test fixtures
@@ -16,6 +18,17 @@ log = logging.getLogger("bench")
 
 def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+
+
+def best_of(repeats: int, run: Callable[[], Any]) -> tuple[float, Any]:
+    """The shortest wall time of ``repeats`` calls of ``run`` (the machine's noise only ever adds
+    time), and what the last call returned."""
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = run()
+        timings.append(time.perf_counter() - started)
+    return min(timings), result
 
 
 def snakemake(*args: str, cwd: Path = REPO_ROOT) -> float:

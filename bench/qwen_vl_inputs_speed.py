@@ -15,22 +15,11 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-from _common import log, setup_logging
-
-
-def _best_of(repeats: int, run) -> float:
-    """The shortest of ``repeats`` timed runs: the machine's noise only ever adds time."""
-    timings = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
+from _common import best_of, log, setup_logging
 
 
 def _compare(name: str, processor, texts: list[str], images: list, copies: int, repeats: int,
@@ -44,9 +33,9 @@ def _compare(name: str, processor, texts: list[str], images: list, copies: int, 
     ours = qwen_vl_inputs(processor, texts, images, image_of, **image_options)
     theirs = processor(text=texts, images=per_text, padding=True, return_tensors="pt", **image_options)
     same = all(torch.equal(ours.text[key], theirs[key]) for key in ("input_ids", "attention_mask", "mm_token_type_ids"))
-    processor_s = _best_of(repeats, lambda: processor(text=texts, images=per_text, padding=True, return_tensors="pt",
-                                                      **image_options))
-    ours_s = _best_of(repeats, lambda: qwen_vl_inputs(processor, texts, images, image_of, **image_options))
+    processor_s, _ = best_of(repeats, lambda: processor(text=texts, images=per_text, padding=True,
+                                                         return_tensors="pt", **image_options))
+    ours_s, _ = best_of(repeats, lambda: qwen_vl_inputs(processor, texts, images, image_of, **image_options))
     log.info("%-6s %7d %6d %14.1f %14.1f %7.1fx %10s", name, len(images), len(texts),
              1e3 * processor_s / len(images), 1e3 * ours_s / len(images), processor_s / ours_s, same)
 
