@@ -28,6 +28,9 @@ REWARDS_YAML = Path(__file__).resolve().parents[1] / "config" / "rewards.yaml"
 HPSV3_REPO, QWEN2_VL = "MizzenAI/HPSv3", "Qwen/Qwen2-VL-7B-Instruct"
 IMAGEREWARD_REPO, BERT = "THUDM/ImageReward", "google-bert/bert-base-uncased"
 CLIP_H = "laion/CLIP-ViT-H-14-laion2B-s32B-b79K"
+# The "overall" condition of Kwai-Kolors/MPS (README, eval_overall_mps_on_hpdv2.py).
+MPS_OVERALL_CONDITION = ("light, color, clarity, tone, style, ambiance, artistry, shape, face, hair, hands, limbs, "
+                         "structure, instance, texture, quantity, attributes, position, number, location, word, things.")
 
 LONG_PROMPT = "a painting of a cat " + " ".join(f"with a red hat number {i}" for i in range(40))
 PROMPTS = ["a cat", "an astronaut in a white space suit", "a cup of coffee", "a dark tissue sample",
@@ -323,6 +326,29 @@ def test_imagereward_vit_layernorm_eps_and_provenance(hub, imagereward):
     assert record["resolved_revision"] == hub["shas"][IMAGEREWARD_REPO]
     assert record["tokenizer_resolved_revision"] == hub["shas"][BERT]
     assert record["max_text_tokens"] == 35 and record["dtype"] == "float32"
+    assert record["autocast"] is None  # the entry's fp16 autocast is a CUDA setting
+
+
+def test_precision_settings_are_the_authors_scripts():
+    """HPSv3: bf16 weights (HPSv3_7B.yaml) under torch.cuda.amp.autocast() (eval/reward_models/eval_later.py);
+    ImageReward: THUDM's float32 model under the same autocast (eval/reward_models/run_image_reward.py)."""
+    rewards = yaml.safe_load(REWARDS_YAML.read_text())
+    hpsv3, imagereward = rewards["hpsv3"]["options"], rewards["imagereward"]["options"]
+    assert (hpsv3["dtype"], hpsv3["autocast"]) == ("bfloat16", "float16")
+    assert (imagereward.get("dtype"), imagereward["autocast"]) == (None, "float16")
+
+
+def test_hpsv3_text_is_the_authors_collator_text():
+    """sha256 of INSTRUCTION and prompt_with_special_token as hpsv3/dataset/data_collator_qwen.py of
+    MizzenAI/HPSv3 defines them: a changed character changes every HPSv3 score."""
+    import hashlib
+
+    from widespectrum.scoring import hpsv3
+
+    digest = {text: hashlib.sha256(text.encode("utf-8")).hexdigest()
+              for text in (hpsv3.INSTRUCTION, hpsv3.REWARD_SUFFIX)}
+    assert digest[hpsv3.INSTRUCTION] == "4b760179e6eeec994804cc37e30968d0132bedeea81989ca7b045f8a2051397d"
+    assert digest[hpsv3.REWARD_SUFFIX] == "2471faca094ae5bd6fe17b71dce20c3d7583625545e235889f7e74e7eeb69d0a"
 
 
 def test_imagereward_rejects_foreign_weights(tmp_path, imagereward_repos):
@@ -459,8 +485,6 @@ def test_mps_is_the_authors_formula_one_pair_at_a_time(hub, mps, mps_converted, 
     from safetensors.torch import load_file
     from transformers import CLIPImageProcessor, CLIPModel, CLIPTokenizer
 
-    from widespectrum.scoring.mps import CONDITION
-
     weights = {k: v.double() for k, v in load_file(mps_converted["out"] / "model.safetensors").items()}
     clip = CLIPModel.from_pretrained(_snapshot(hub, CLIP_H)).double().eval()
     clip.load_state_dict({k.removeprefix("model."): v for k, v in weights.items() if k.startswith("model.")},
@@ -475,7 +499,7 @@ def test_mps_is_the_authors_formula_one_pair_at_a_time(hub, mps, mps_converted, 
 
     expected = []
     with torch.no_grad():
-        condition, _ = text(CONDITION)
+        condition, _ = text(MPS_OVERALL_CONDITION)
         for image, prompt in zip(images, PROMPTS):  # one pair at a time, as infer_one_sample
             text_f, text_eos = text(prompt)
             pixels = processor(images=image.convert("RGB"), return_tensors="pt")["pixel_values"].double()

@@ -15,6 +15,7 @@ from widespectrum.judging.base import PairwiseJudge
 from widespectrum.judging.runner import first_shown, judge_pairs, rate_images
 from widespectrum.judging.probes import ProbeDimensionRater
 from widespectrum.runtime import Runtime
+from widespectrum.scoring.base import RewardOutput
 from widespectrum.scoring.probes import ProbeReward
 from widespectrum.scoring.runner import score_pairs
 
@@ -101,6 +102,26 @@ def test_scores_cover_four_combinations_and_missing_images(run):
     # probes ignore the prompt; the oracle's darkened I_a is darker than its photo
     assert ok.loc[("0000", "a", "o"), "score"] == ok.loc[("0000", "a", "a"), "score"]
     assert ok.loc[("0000", "a", "o"), "score"] < ok.loc[("0000", "o", "o"), "score"]
+
+
+class _CutsAntiPrompts(ProbeReward):
+    """A probe that reports every p_a as cut to its text limit."""
+
+    def score(self, images, prompts):
+        output = super().score(images, prompts)
+        return RewardOutput(scores=output.scores, truncated=np.array(["dark" in p for p in prompts]))
+
+
+def test_truncated_prompts_are_flagged_per_row_and_counted_once_per_job(run, caplog):
+    run_dir, prompts, manifest = run
+    with caplog.at_level("WARNING", logger="widespectrum.scoring.runner"):
+        scores = score_pairs(_CutsAntiPrompts("b", RUNTIME, batch_size=3, probe="brightness"), manifest, prompts,
+                             run_dir)
+    ok = scores[scores["status"] == "ok"]
+    assert ok["prompt_truncated"].tolist() == (ok["prompt_kind"] == "a").tolist()
+    # 16 pairs less the two of the missing image: 14 scored, 7 of them under p_a
+    warnings = [r.getMessage() for r in caplog.records if "text limit" in r.getMessage()]
+    assert warnings == ["b: 7 of 14 scored pairs had their prompt cut to the reward's text limit"]
 
 
 def test_tampered_image_is_an_error_row(run):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,13 @@ def load_from_hub(load: Callable[..., Any], repo_id: str, revision: str, runtime
     """Call ``load(repo_id, revision=..., **kwargs, **hub kwargs)``: a ``from_pretrained`` or ``hf_hub_download``."""
     with explaining_missing(runtime, repo_id, revision, item):
         return load(repo_id, revision=revision, **kwargs, **runtime.hub_kwargs())
+
+
+def hub_file(runtime: Runtime, repo_id: str, revision: str, filename: str) -> str:
+    """Local path of ``filename`` of ``repo_id`` at ``revision`` (downloaded unless cached), errors naming it."""
+    from huggingface_hub import hf_hub_download
+
+    return load_from_hub(partial(hf_hub_download, filename=filename), repo_id, revision, runtime, item=filename)
 
 
 def _repo_folder(cache_dir: str | os.PathLike, repo_id: str, repo_type: str = "model") -> Path:

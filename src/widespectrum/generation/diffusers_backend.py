@@ -26,7 +26,7 @@ import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..hub import explaining_missing
+from ..hub import explaining_missing, hub_file
 from ..hub import resolved_revision
 from ..runtime import Runtime
 from .base import GenerationRequest, Generator
@@ -96,12 +96,6 @@ class DiffusersGenerator(Generator):
             return pipeline_class.from_pretrained(
                 self.model_id, **kwargs, **components, **self.runtime.hub_kwargs()
             )
-
-    def _download(self, repo_id: str, filename: str, revision: str) -> str:
-        from huggingface_hub import hf_hub_download
-
-        with explaining_missing(self.runtime, repo_id, revision, filename):
-            return hf_hub_download(repo_id, filename, revision=revision, **self.runtime.hub_kwargs())
 
     # ------------------------------------------------------------ generating
 
@@ -243,8 +237,8 @@ class FluxGenerator(DiffusersGenerator):
         from diffusers import FluxTransformer2DModel
         from safetensors.torch import load_file
 
-        config_path = self._download(self.model_id, "transformer/config.json", self.revision)
-        path = self._download(source["repo"], source["filename"], source["revision"])
+        config_path = hub_file(self.runtime, self.model_id, self.revision, "transformer/config.json")
+        path = hub_file(self.runtime, source["repo"], source["revision"], source["filename"])
         logger.info("replacing the %s transformer with %s", self.model_id, path)
         with init_empty_weights():
             transformer = FluxTransformer2DModel.from_config(
@@ -334,7 +328,7 @@ class StableDiffusion3Generator(DiffusersGenerator):
         # guessed online, so it is fetched here by its default name.
         names = PEFT_ADAPTER_FILES if source["format"] == "peft" else (
             source.get("weight_name") or LORA_WEIGHT_NAME_SAFE,)
-        paths = [Path(self._download(source["repo"], name, source["revision"])) for name in names]
+        paths = [Path(hub_file(self.runtime, source["repo"], source["revision"], name)) for name in names]
         self.lora_file = paths[-1]  # the weights; a PEFT adapter's config lies beside them
 
     def _after_load(self) -> None:

@@ -6,13 +6,11 @@ import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import numpy as np
 
 from ..batching import batches
-from ..hub import load_from_hub
 from ..runtime import Runtime
 
 
@@ -37,13 +35,6 @@ class RewardModel(ABC):
 
     def provenance(self) -> dict[str, Any]:
         return {}
-
-
-def hub_file(runtime: Runtime, repo_id: str, revision: str, filename: str) -> str:
-    """Local path of ``filename`` of ``repo_id`` at ``revision`` (downloaded unless cached), errors naming it."""
-    from huggingface_hub import hf_hub_download
-
-    return load_from_hub(partial(hf_hub_download, filename=filename), repo_id, revision, runtime, item=filename)
 
 
 def require_complete_load(what: str, missing: Iterable[str] = (), unexpected: Iterable[str] = (),
@@ -98,6 +89,12 @@ def pil_stages_and_normalisation(transform):
             or not isinstance(stages[-1], transforms.Normalize)):
         raise ValueError(f"expected a transform ending in ToTensor, Normalize: {transform}")
     return transforms.Compose(stages[:-2]), tuple(stages[-1].mean), tuple(stages[-1].std)
+
+
+def tokens_past_limit(tokenizer, prompts: Sequence[str], limit: int) -> np.ndarray:
+    """Whether each prompt, tokenised in full (special tokens included), is longer than ``limit`` tokens:
+    the prompts a reward cuts to its text limit."""
+    return np.array([len(ids) > limit for ids in tokenizer(list(prompts))["input_ids"]], dtype=bool)
 
 
 def autocast_context(device, name: str | None):

@@ -8,7 +8,6 @@ Prompts are truncated to the text encoder's position limit.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,9 +16,7 @@ import numpy as np
 from ..hub import load_from_hub
 from ..hub import resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, score_in_batches
-
-logger = logging.getLogger(__name__)
+from .base import RewardModel, RewardOutput, score_in_batches, tokens_past_limit
 
 OUTPUTS = ("probability", "logit")
 MATCH = 1  # index of the "image and text match" class of the ITM head
@@ -78,9 +75,8 @@ class BLIPITMReward(RewardModel):
             values = torch.softmax(logits, dim=-1)[:, MATCH]
         else:
             values = logits[:, MATCH]
-        lengths = [len(ids) for ids in self.processor.tokenizer(list(prompts))["input_ids"]]
         return RewardOutput(scores=values.cpu().numpy().astype(np.float64),
-                            truncated=np.array(lengths) > self.max_text_tokens)
+                            truncated=tokens_past_limit(self.processor.tokenizer, prompts, self.max_text_tokens))
 
     def provenance(self) -> dict[str, Any]:
         return {

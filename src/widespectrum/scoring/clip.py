@@ -12,7 +12,6 @@ the CLIP tokenizer does for every CLIP-based reward; such prompts are flagged
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,9 +20,7 @@ import numpy as np
 from ..batching import per_item
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, score_in_batches
-
-logger = logging.getLogger(__name__)
+from .base import RewardModel, RewardOutput, score_in_batches, tokens_past_limit
 
 
 class CLIPReward(RewardModel):
@@ -67,7 +64,7 @@ class CLIPReward(RewardModel):
         cosine = (image_emb * text_emb).sum(dim=-1)
         if self.use_logit_scale:
             cosine = cosine * self.model.logit_scale.float().exp()
-        return RewardOutput(scores=cosine.cpu().numpy().astype(np.float64), truncated=self._truncated(prompts))
+        return RewardOutput(scores=cosine.cpu().numpy().astype(np.float64), truncated=tokens_past_limit(self.processor.tokenizer, prompts, self.max_text_tokens))
 
     def _embed(self, images: Sequence, prompts: Sequence[str]):
         """L2-normalised float32 image and text embeddings, one row per pair (each distinct image and
@@ -95,15 +92,6 @@ class CLIPReward(RewardModel):
         ).to(self.device)
         embedding = self.model.get_text_features(**text).pooler_output.float()
         return torch.nn.functional.normalize(embedding, dim=-1)
-
-    def _truncated(self, prompts: Sequence[str]) -> np.ndarray:
-        """Whether the tokenizer cuts each prompt (start and end tokens included) to the text limit."""
-        lengths = [len(ids) for ids in self.processor.tokenizer(list(prompts))["input_ids"]]
-        cut = np.array([length > self.max_text_tokens for length in lengths], dtype=bool)
-        if cut.any():
-            logger.warning("%s: %d of %d prompts truncated to %d tokens", self.name, int(cut.sum()), len(prompts),
-                           self.max_text_tokens)
-        return cut
 
     def provenance(self) -> dict[str, Any]:
         cache = self.runtime.cache_dir

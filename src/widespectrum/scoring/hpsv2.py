@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from ..batching import per_item
-from ..hub import resolved_revision
+from ..hub import hub_file, resolved_revision
 from ..runtime import Runtime
-from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, hub_file,
+from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast,
                    normalised_batch, pil_stages_and_normalisation, score_in_batches)
 
 logger = logging.getLogger(__name__)

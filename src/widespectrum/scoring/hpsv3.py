@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 
 from ..batching import QwenVLInputs, distinct, first_rows, qwen_vl_image_features, qwen_vl_inputs, shared_prefix_lengths
-from ..hub import load_from_hub, resolved_revision
+from ..hub import hub_file, load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, hub_file, require_complete_load,
+from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, require_complete_load,
                    score_in_batches)
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,10 @@ Follows the authors' code (THUDM/ImageReward ``ImageReward/ImageReward.py``,
 * the text encoder attends to all image tokens; the ``[CLS]`` state goes
   through the MLP (5 linear layers, dropouts between, no activations), and
   score = (r - 0.16717362830052426) / 1.0333394966054072;
-* the authors run BLIP in fp16 on a GPU (``dtype`` option); the MLP in float32.
+* THUDM's ``utils.load`` builds the model in float32, and the paper's
+  ``eval/reward_models/run_image_reward.py`` scores under
+  ``torch.cuda.amp.autocast()``: float32 weights, fp16 autocast on a GPU
+  (``autocast`` option; ``dtype`` casts the BLIP weights instead).
 """
 
 from __future__ import annotations
@@ -35,9 +38,10 @@ from typing import Any
 import numpy as np
 
 from ..batching import per_item
-from ..hub import load_from_hub, resolved_revision
+from ..hub import hub_file, load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, hub_file, load_weights, normalised_batch, score_in_batches
+from .base import (RewardModel, RewardOutput, autocast_context, effective_autocast, load_weights,
+                   normalised_batch, score_in_batches, tokens_past_limit)
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +115,7 @@ class ImageRewardReward(RewardModel):
         vision_heads: int = 16,
         image_size: int = 224,
         dtype: str | None = None,
+        autocast: str | None = None,
         batch_size: int = 16,
     ) -> None:
         import torch
@@ -122,6 +127,7 @@ class ImageRewardReward(RewardModel):
         self.image_size = int(image_size)
         self.device = runtime.torch_device()
         self.dtype = runtime.torch_dtype(dtype)
+        self.autocast = effective_autocast(self.device, autocast)
 
         checkpoint = hub_file(runtime, checkpoint_repo, revision, checkpoint_file)
         med_config = json.loads(Path(hub_file(runtime, checkpoint_repo, revision, config_file))
@@ -186,17 +192,17 @@ class ImageRewardReward(RewardModel):
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch
 
-        full_lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
         text = self.tokenizer(list(prompts), padding="max_length", truncation=True, max_length=MAX_TEXT_TOKENS,
                               return_tensors="pt").to(self.device)
-        # The ViT sees each distinct image once; the text encoder cross-attends per pair.
-        image_embeds = per_item(self._vision_states, images, key=id)
-        image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=self.device)
-        hidden = self.text(input_ids=text["input_ids"], attention_mask=text["attention_mask"],
-                           encoder_hidden_states=image_embeds, encoder_attention_mask=image_mask).last_hidden_state
-        rewards = self.mlp(hidden[:, 0, :].float()).squeeze(-1)
+        with autocast_context(self.device, self.autocast):
+            # The ViT sees each distinct image once; the text encoder cross-attends per pair.
+            image_embeds = per_item(self._vision_states, images, key=id)
+            image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=self.device)
+            hidden = self.text(input_ids=text["input_ids"], attention_mask=text["attention_mask"],
+                               encoder_hidden_states=image_embeds, encoder_attention_mask=image_mask).last_hidden_state
+            rewards = self.mlp(hidden[:, 0, :].float()).squeeze(-1).float()
         scores = ((rewards - MEAN) / STD).cpu().numpy().astype(np.float64)
-        return RewardOutput(scores=scores, truncated=np.array(full_lengths) > MAX_TEXT_TOKENS)
+        return RewardOutput(scores=scores, truncated=tokens_past_limit(self.tokenizer, prompts, MAX_TEXT_TOKENS))
 
     def provenance(self) -> dict[str, Any]:
         cache = self.runtime.cache_dir
@@ -213,4 +219,5 @@ class ImageRewardReward(RewardModel):
             "normalisation": {"mean": MEAN, "std": STD},
             "dtype": str(self.dtype).removeprefix("torch."),
             "mlp_dtype": "float32",
+            "autocast": self.autocast,
         }

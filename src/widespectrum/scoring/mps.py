@@ -44,8 +44,9 @@ import numpy as np
 from ..batching import per_item
 from ..hub import load_from_hub, resolved_revision
 from ..runtime import Runtime
-from .base import RewardModel, RewardOutput, load_weights, score_in_batches
-from .offhub import sha256_of, verified_file
+from .base import RewardModel, RewardOutput, load_weights, score_in_batches, tokens_past_limit
+from ..contracts import sha256_file
+from .offhub import verified_file
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ def convert_mps_checkpoint(source: str | os.PathLike, out_dir: str | os.PathLike
     out.mkdir(parents=True, exist_ok=True)
     save_file(tensors, out / WEIGHTS_FILE)
     config = {"cross_model": cross_model_dims(tensors), "source_file": source.name,
-              "source_sha256": sha256_of(source), "weights_sha256": sha256_of(out / WEIGHTS_FILE)}
+              "source_sha256": sha256_file(source), "weights_sha256": sha256_file(out / WEIGHTS_FILE)}
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
     logger.info("converted %s -> %s (sha256 %s)", source, out / WEIGHTS_FILE, config["weights_sha256"])
     return config
@@ -337,7 +338,6 @@ class MPSReward(RewardModel):
     def _score_batch(self, images: Sequence, prompts: Sequence[str]) -> RewardOutput:
         import torch
 
-        full_lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
         # The two encoders see each distinct image and prompt once; the cross model sees every pair.
         text_tokens, text_eos = per_item(lambda unique: self._text(self._tokens(unique)), prompts)
         image_tokens = per_item(self._image_tokens, images, key=id)
@@ -351,7 +351,7 @@ class MPSReward(RewardModel):
         cosine = (torch.nn.functional.normalize(image_features, dim=-1)
                   * torch.nn.functional.normalize(text_eos.float(), dim=-1)).sum(dim=-1)
         scores = (self.clip.logit_scale.float().exp() * cosine).cpu().numpy().astype(np.float64)
-        return RewardOutput(scores=scores, truncated=np.array(full_lengths) > self.max_text_tokens)
+        return RewardOutput(scores=scores, truncated=tokens_past_limit(self.tokenizer, prompts, self.max_text_tokens))
 
     def provenance(self) -> dict[str, Any]:
         return {

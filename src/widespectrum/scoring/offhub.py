@@ -8,7 +8,6 @@ offline runs only look there and at the given path.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -17,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from ..contracts import sha256_file
 from ..errors import SetupError
 from ..hub import ModelUnavailableError
 from ..runtime import Runtime
@@ -24,14 +24,6 @@ from ..runtime import Runtime
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
-
-
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _cache_root(runtime: Runtime) -> Path:
@@ -61,7 +53,7 @@ def verified_file(runtime: Runtime, what: str, sha256: str | None, path: str | N
             _download(url, candidate)
     else:
         raise SetupError(f"{what}: give options.path or options.url")
-    actual = sha256_of(candidate)
+    actual = sha256_file(candidate)
     if actual != sha256:
         if not path:  # a bad download must not stay in the cache under the expected digest
             candidate.unlink()

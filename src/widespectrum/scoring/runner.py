@@ -86,5 +86,10 @@ def score_pairs(
             log.exception("scoring failed for a batch of %d", len(batch))
             records.extend({**row, "status": f"error: {type(err).__name__}: {err}"} for row in batch)
     progress.close()
+    scored = [r for r in records if r["status"] == OK]
+    cut = sum(bool(r["prompt_truncated"]) for r in scored)
+    if cut:
+        log.warning("%s: %d of %d scored pairs had their prompt cut to the reward's text limit", reward.name, cut,
+                    len(scored))
     frame = records_to_frame(records, SCORES)
     return frame.sort_values(["prompt_id", "image_kind", "prompt_kind"], kind="stable").reset_index(drop=True)
