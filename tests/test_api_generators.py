@@ -20,7 +20,7 @@ from PIL import Image
 from widespectrum import contracts, provenance, registry
 from widespectrum.config import generation_settings, load_yaml
 from widespectrum.errors import SetupError
-from widespectrum.generation.api import NO_SEED, UnusableAnswerError, decode_data_url, decode_image, parse_retry_after
+from widespectrum.generation.api import UnusableAnswerError, decode_data_url, decode_image, parse_retry_after
 from widespectrum.generation.runner import build_requests, run_generation
 from widespectrum.runtime import Runtime
 
@@ -296,7 +296,7 @@ def test_the_key_never_reaches_manifest_provenance_cache_or_log(entry_name, api_
     # the first image exhausts its attempts on the three faults; the other three go through
     assert list(manifest["status"] == "ok") == [False, True, True, True]
     record = provenance.record({"run": "t"}, {"kind": "generator", "name": entry_name, **model.provenance()})
-    assert record["component"]["seed"] == NO_SEED
+    assert record["component"]["seed"] == "none (the service takes no seed)"
     assert record["component"]["settings"] == {
         kind: {**generation_settings(_registry(entry_name, server, None), entry_name, kind),
                **({"negative_prompt": ""} if entry_name == "qwen-image-replicate" and kind == "a" else {})}

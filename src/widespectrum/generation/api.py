@@ -46,11 +46,9 @@ import numpy as np
 from ..contracts import write_bytes, write_json
 from ..errors import SetupError
 from ..llm import MissingAPIKeyError, request_key
-from .base import GenerationRequest, Generator
+from .base import NO_SEED, GenerationRequest, Generator
 
 log = logging.getLogger(__name__)
-
-NO_SEED = "none: the service takes no seed"
 
 
 class APIGenerationError(RuntimeError):

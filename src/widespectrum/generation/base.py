@@ -21,6 +21,10 @@ class GenerationRequest:
     dimensions: tuple[str, ...] = ()  # requested anti-aesthetic dimensions (procedural stand-ins read them)
 
 
+# What a record says of the seed of a service that takes none, so a null seed is not read as lost data.
+NO_SEED = "none (the service takes no seed)"
+
+
 class Generator(ABC):
     """Makes one image per request.
 

@@ -17,12 +17,9 @@ from tqdm.auto import tqdm
 
 from ..errors import SetupError
 from ..contracts import MANIFEST, OK, records_to_frame, sha256_file, write_json, write_png
-from .base import GenerationRequest, Generator
+from .base import NO_SEED, GenerationRequest, Generator
 
 log = logging.getLogger(__name__)
-
-# What the settings record says for a service that takes no seed, so a null seed column is not read as lost data.
-NO_SEED_NOTE = "none (the service takes no seed)"
 
 
 def pair_seed(base_seed: int, prompt_id: str) -> int:
@@ -215,7 +212,7 @@ def _recorded_settings(request: GenerationRequest, takes_seed: bool = True) -> d
     if request.negative_prompt is not None:
         settings["negative_prompt"] = request.negative_prompt
     if not takes_seed:
-        settings["seed"] = NO_SEED_NOTE
+        settings["seed"] = NO_SEED
     return settings
 
 
