@@ -7,7 +7,7 @@ loader, so no loader reads environment variables or global state itself.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -16,8 +16,6 @@ class Runtime:
     cache_dir: str | None = None  # Hugging Face hub cache; None: the library default
     offline: bool = False  # never reach a hub; load only what the cache holds
     threads: int | None = None  # CPU threads for torch; None: leave torch's default
-    allow_half_on_cpu: bool = False  # fp16/bf16 on CPU is slow and inexact: use fp32
-    env: dict = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_config(cls, config: dict, threads: int | None = None) -> "Runtime":
@@ -42,7 +40,7 @@ class Runtime:
         """The dtype a checkpoint should load in on this device.
 
         Checkpoints name the dtype they were run in (fp16, bf16); on CPU those are
-        slow and lose precision, so CPU runs use float32 unless told otherwise.
+        slow and lose precision, so CPU runs use float32.
         """
         import torch
 
@@ -50,7 +48,7 @@ class Runtime:
             return torch.float32
         dtype = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
                  "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}[name]
-        if self.torch_device().type == "cpu" and not self.allow_half_on_cpu:
+        if self.torch_device().type == "cpu":
             return torch.float32
         return dtype
 
