@@ -16,7 +16,8 @@ import pandas as pd
 
 from ..contracts import OK, Column, Schema
 from ..llm import ChatClient, text_part
-from .common import ImageInput, caption_rows, image_url_part, word_count
+from ..prompts.rewriters import word_count
+from .common import ImageInput, caption_rows, image_url_part
 
 PAPER_MODEL = "qwen/qwen3-vl-30b-a3b-instruct"  # docs/experiments.md#e8: Qwen3-VL-30B-A3B (OpenRouter's id)
 # Bounds of a generation prompt: the length of a one- or two-sentence caption, which

@@ -23,10 +23,6 @@ logger = logging.getLogger(__name__)
 ImageInput = Union["Image.Image", str, os.PathLike]
 
 
-def word_count(text: str) -> int:
-    return len(text.split())
-
-
 def image_url_part(image: ImageInput) -> dict:
     """An image message part carrying the picture as a data URL (a file's own bytes when a path)."""
     if isinstance(image, (str, os.PathLike)):

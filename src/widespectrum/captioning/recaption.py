@@ -31,7 +31,8 @@ import pandas as pd
 
 from ..contracts import OK, Column, Schema, records_to_frame
 from ..llm import ChatClient, text_part
-from .common import ImageInput, caption_rows, image_url_part, word_count
+from ..prompts.rewriters import word_count
+from .common import ImageInput, caption_rows, image_url_part
 from .taxonomy import Taxonomy, load_taxonomy
 
 logger = logging.getLogger(__name__)
