@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 from PIL import Image
 
+from widespectrum.captioning import load_taxonomy
 from widespectrum.config import ConfigError
 from widespectrum.contracts import LABELS, MANIFEST, OK, PROMPTS, RATINGS, SCORES, read_table
 from widespectrum.prompts.dimensions import DIMENSIONS
@@ -333,6 +334,18 @@ def test_audit_counts_and_files(synthetic, tmp_path):
     assert "dance_flux" in (tmp_path / "audit" / "audit.md").read_text()
 
 
+def test_audit_reads_the_resolved_commit_from_the_runs_hub_cache(synthetic, tmp_path):
+    _, table, _, _ = synthetic
+    # A hub read (no local folder): the commit of "main" sits in the cache's refs/ of the dataset.
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    refs = tmp_path / "hub" / "datasets--weathon--aas_benchmark_final" / "refs"
+    refs.mkdir(parents=True)
+    (refs / "main").write_text(commit + "\n")
+    spec = ReleasedSpec.from_config({"revision": "main"})
+    audit = audit_benchmark(table, convert_benchmark(table, spec), spec, cache_dir=tmp_path / "hub")
+    assert (audit.summary["revision"], audit.summary["resolved_revision"]) == ("main", commit)
+
+
 def test_images_and_tables_written_in_run_layout(synthetic, tmp_path):
     frame, table, spec, converted = synthetic
     run = tmp_path / "run"
@@ -461,24 +474,69 @@ def test_emotion_readers():
         emotion_generation_prompts(pd.DataFrame(rows).rename(columns={"emotion": "feeling"}))
 
 
-def test_ava_items_flat_and_nested():
-    flat = pd.DataFrame({"image": [_image(seed=1), _image(seed=2)], "file_name": ["a.jpg", "b.jpg"],
-                         "class_keys": [["motion blur"], json.dumps(["underexposed", "noise"])],
-                         "anti_aesthetic_caption": ["a blurred street", "a dark noisy room"],
-                         "clean_caption": ["a street", None]})
-    items = ava_items(flat)
-    assert items["class_keys"].tolist() == [["motion blur"], ["underexposed", "noise"]]
-    assert items["clean_caption"][0] == "a street" and pd.isna(items["clean_caption"][1])
-    nested = pd.DataFrame({"image": [_image(seed=3)], "filename": ["c.jpg"],
-                           "caption": [{"anti_aesthetic_caption": "a tilted train", "clean_caption": "a train",
-                                        "anti_aesthetic_elements": ["tilt"]}]})
-    one = ava_items(pa.Table.from_pandas(nested, preserve_index=False)).iloc[0]
-    assert (one["file_name"], one["anti_aesthetic_caption"], one["clean_caption"], one["class_keys"]) == (
-        "c.jpg", "a tilted train", "a train", ["tilt"])
+AVA_ANTI = {"anti_aesthetic_caption": "a street through VHS noise, blown out", "clean_caption": "a street"}
+AVA_BLUR = {"anti_aesthetic_caption": "a dancer smeared by a long exposure", "clean_caption": "a dancer"}
+AVA_NONE = {"anti_aesthetic_caption": None, "clean_caption": None}  # judged not anti-aesthetic
+
+
+def test_ava_items_take_elements_not_query_hashes_and_filter_the_uncaptioned():
+    # class_keys are retrieval-query hash ids; the classes are the elements, named by the element alone.
+    rows = [
+        {"image": _image(seed=1), "file_name": "a.jpg", "class_keys": ["90150ca3"], **AVA_ANTI,
+         "anti_aesthetic_elements": ["clarity_and_focus.analog_degradation",
+                                     "lighting_and_exposure.exposure_extremes"]},
+        {"image": _image(seed=2), "file_name": "b.jpg", "class_keys": ["1f2e3d4c"], **AVA_NONE,
+         "anti_aesthetic_elements": []},
+        {"image": _image(seed=3), "file_name": "c.jpg", "class_keys": ["5a6b7c8d"], **AVA_BLUR,
+         "anti_aesthetic_elements": ["clarity_and_focus.intentional_blur"]},
+        {"image": _image(seed=4), "file_name": "d.jpg", "class_keys": ["0badf00d"], **AVA_NONE,
+         "anti_aesthetic_elements": None},
+    ]
+    as_json = pd.DataFrame(rows).assign(  # lists stored as JSON strings, as string_list reads them
+        class_keys=lambda f: f["class_keys"].map(json.dumps),
+        anti_aesthetic_elements=lambda f: f["anti_aesthetic_elements"].map(
+            lambda v: None if v is None else json.dumps(v)))
+    for table in (pa.Table.from_pylist(rows), pd.DataFrame(rows), as_json):
+        items, counts = ava_items(table, load_taxonomy())
+        assert counts == {"photographs": 4, "not_anti_aesthetic": 2}
+        assert items["item_id"].tolist() == ["00000", "00002"]  # the row of each kept photograph
+        assert items["file_name"].tolist() == ["a.jpg", "c.jpg"]
+        assert items["class_keys"].tolist() == [["analog_degradation", "exposure_extremes"], ["intentional_blur"]]
+        assert items["clean_caption"].tolist() == ["a street", "a dancer"]
+        assert items["anti_aesthetic_caption"][1] == "a dancer smeared by a long exposure"
+
+
+def test_ava_items_nested_caption_struct():
+    nested = pd.DataFrame({
+        "image": [_image(seed=5), _image(seed=6), _image(seed=7)], "filename": ["e.jpg", "f.jpg", "g.jpg"],
+        "class_keys": [["90150ca3"], ["1f2e3d4c"], ["5a6b7c8d"]],
+        "caption": [{**AVA_NONE, "anti_aesthetic_elements": []},
+                    {"anti_aesthetic_caption": "a tilted train", "clean_caption": "a train",
+                     "anti_aesthetic_elements": ["composition_and_structure.unconventional_framing"]},
+                    None]})  # a null struct: neither caption, as a not-anti-aesthetic photograph
+    items, counts = ava_items(pa.Table.from_pandas(nested, preserve_index=False), load_taxonomy())
+    assert counts == {"photographs": 3, "not_anti_aesthetic": 2}
+    assert items[["item_id", "file_name", "anti_aesthetic_caption", "clean_caption"]].values.tolist() == [
+        ["00001", "f.jpg", "a tilted train", "a train"]]
+    assert items["class_keys"].tolist() == [["unconventional_framing"]]
+
+
+def test_ava_items_errors():
+    row = {"image": _image(seed=1), "file_name": "a.jpg", "class_keys": ["90150ca3"], **AVA_ANTI,
+           "anti_aesthetic_elements": ["clarity_and_focus.analog_degradation"]}
+    taxonomy = load_taxonomy()
+    # One caption without the other is no judgement the recaption step makes: an error, not a filtered row.
+    with pytest.raises(ReleasedFormatError, match=r"'clean_caption'.*row 1"):
+        ava_items(pd.DataFrame([row, {**row, "clean_caption": None}]), taxonomy)
+    with pytest.raises(ReleasedFormatError, match=r"'anti_aesthetic_caption'.*row 0"):
+        ava_items(pd.DataFrame([{**row, "anti_aesthetic_caption": None}]), taxonomy)
+    # Without the elements the hash ids of class_keys are no fallback.
+    with pytest.raises(ReleasedFormatError, match=r"anti-aesthetic elements.*present"):
+        ava_items(pd.DataFrame([row]).drop(columns=["anti_aesthetic_elements"]), taxonomy)
     with pytest.raises(ReleasedFormatError, match=r"clean caption.*present"):
-        ava_items(flat.drop(columns=["clean_caption"]))
-    with pytest.raises(ReleasedFormatError, match=r"class_keys.*row 0"):
-        ava_items(flat.assign(class_keys=["[oops", "[]"]))
+        ava_items(pd.DataFrame([row]).drop(columns=["clean_caption"]), taxonomy)
+    with pytest.raises(ReleasedFormatError, match=r"anti_aesthetic_elements.*row 0"):
+        ava_items(pd.DataFrame([{**row, "anti_aesthetic_elements": "[oops"}]), taxonomy)
 
 
 def test_lapis_and_critical_items():

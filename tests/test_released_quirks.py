@@ -22,7 +22,7 @@ from widespectrum.captioning import Taxonomy
 from widespectrum.config import ConfigError
 from widespectrum.contracts import EMOTION_SCORES, OK, write_table
 from widespectrum.experiments.ava.released import ava_photographs, has_captions
-from widespectrum.experiments.ava.steps import recaptioned_items
+from widespectrum.experiments.ava.steps import build_items, recaptioned_items
 from widespectrum.experiments.critical.released import critical_items
 from widespectrum.experiments.emotion.released import emotion_bias_items, released_emotion_scores
 from widespectrum.layout import experiment_file
@@ -350,6 +350,32 @@ def test_ava_captions_from_the_recaption_backend(tmp_path, monkeypatch):
     _check_items(items, record, "recaption backend")
     assert record["backend"]["captioner"] == "openai:vlm"
     assert "sk-test-recaption" not in json.dumps(record)
+
+
+def test_ava_caption_columns_give_the_items_and_the_count_filtered(tmp_path):
+    # A revision with the recaption output as columns: the same items and counts as the recaption path.
+    answers = (RECAPTION_GOOD, RECAPTION_BLUR, RECAPTION_NONE, RECAPTION_NONE)
+    frame = make_real_images_table(PHOTOS).assign(
+        anti_aesthetic_elements=[a["anti_aesthetic_elements"] for a in answers],
+        # object columns keep the nulls None, as the Arrow string columns need them
+        clean_caption=pd.Series([a["clean_caption"] for a in answers], dtype=object),
+        anti_aesthetic_caption=pd.Series([a["anti_aesthetic_caption"] for a in answers], dtype=object))
+    schema = real_images_schema()
+    for name, kind in (("anti_aesthetic_elements", pa.list_(pa.string())), ("clean_caption", pa.string()),
+                       ("anti_aesthetic_caption", pa.string())):
+        schema = schema.append(pa.field(name, kind))
+    write_parquet_folder(frame, tmp_path / "real", schema)
+    config = load_run("config/config.yaml")
+    config["results_dir"] = str(tmp_path / "results")
+    spec = {**config["experiments"]["ava"], "released": {"dataset": "weathon/aas_real_images",
+                                                          "revision": None, "local_dir": str(tmp_path / "real")}}
+    run_dir = tmp_path / "run"
+    items, record = build_items(config, spec, run_dir / "ava" / "items", run_dir)
+    assert record["captions"] == "dataset columns" and record["items"] == 2
+    assert record["photographs"] == 4 and record["not_anti_aesthetic"] == 2
+    assert items["file_name"].tolist() == ["ava_001.jpg", "ava_002.jpg"]
+    assert items["classes"].tolist() == [["analog_degradation", "exposure_extremes"], ["intentional_blur"]]
+    assert items["caption_clean"].tolist() == ["a street", "a dancer"]
 
 
 def test_ava_without_captions_or_recaption_source_names_the_options(tmp_path):

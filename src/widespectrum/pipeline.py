@@ -201,13 +201,13 @@ def ingest_released(config: dict, expected_outputs: list[str | Path], threads: i
     run_dir = run_folder(config)
     # Placeholder detection reads the pixels, so the image columns load unless both are off.
     with_images = spec.images or spec.placeholders == "exclude"
+    cache_dir = Runtime.from_config(config).cache_dir
     table = load_released_table(spec.dataset, spec.revision, spec.split, spec.local_dir,
-                                columns=spec.required_columns(with_images),
-                                cache_dir=Runtime.from_config(config).cache_dir)
+                                columns=spec.required_columns(with_images), cache_dir=cache_dir)
     converted = convert_benchmark(table, spec)
     manifests = write_images(table, spec, run_dir, converted) if spec.images else None
     write_converted(converted, run_dir, manifests)
-    write_audit(audit_benchmark(table, converted, spec), run_dir)
+    write_audit(audit_benchmark(table, converted, spec, cache_dir), run_dir)
     # the contract of each stage folder the ingest writes into
     schemas = {"scores": contracts.SCORES, "judgements": contracts.LABELS, "ratings": contracts.RATINGS,
                "images": contracts.MANIFEST, "prompts": contracts.PROMPTS}

@@ -42,7 +42,10 @@ class Audit:
     notes: list[str] = field(default_factory=list)
 
 
-def audit_benchmark(table: Table, converted: ReleasedBenchmark, spec: ReleasedSpec) -> Audit:
+def audit_benchmark(table: Table, converted: ReleasedBenchmark, spec: ReleasedSpec,
+                    cache_dir: str | os.PathLike | None = None) -> Audit:
+    """The audit of ``converted``; ``cache_dir`` is the hub cache the table was read through, where a
+    hub read's resolved commit is looked up (None: the default cache)."""
     rows = converted.rows
     kept = rows[rows["kept"]]
     owner = {(g, p): m for g, p, m in zip(kept["generator"], kept["prompt_id"], kept["model"])}
@@ -87,7 +90,7 @@ def audit_benchmark(table: Table, converted: ReleasedBenchmark, spec: ReleasedSp
         per_model["blip_selected_agreement"] = agreement.reindex(per_model.index)
     per_model = per_model.reset_index()
 
-    summary = _summary(table, converted, spec)
+    summary = _summary(table, converted, spec, cache_dir)
     notes = _notes(converted, spec, per_model, agreement)
     for note in notes:
         logger.info("audit: %s", note)
@@ -132,12 +135,13 @@ def _finite_2x2(value: Any) -> bool:
             and all(isinstance(v, (int, float)) and np.isfinite(v) for r in value for v in r))
 
 
-def _summary(table: Table, converted: ReleasedBenchmark, spec: ReleasedSpec) -> dict[str, Any]:
+def _summary(table: Table, converted: ReleasedBenchmark, spec: ReleasedSpec,
+             cache_dir: str | os.PathLike | None) -> dict[str, Any]:
     rows = converted.rows
     return {
         "dataset": spec.dataset,
         "revision": spec.revision,
-        "resolved_revision": resolved_dataset_revision(spec.dataset, spec.revision, spec.local_dir),
+        "resolved_revision": resolved_dataset_revision(spec.dataset, spec.revision, spec.local_dir, cache_dir),
         "released_rows": int(len(table)),
         "kept_rows": int(rows["kept"].sum()),
         "duplicated_rows_dropped": int((rows["dropped"] == DROPPED_DUPLICATE).sum()),

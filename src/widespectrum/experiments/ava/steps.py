@@ -22,7 +22,6 @@ from ... import contracts
 from ...captioning import (
     NOT_ANTI_AESTHETIC,
     OpenAICompatibleRecaptioner,
-    Taxonomy,
     load_taxonomy,
     read_recaption_folder,
     recaption_images,
@@ -32,7 +31,7 @@ from ...demo import standins
 from ...released.loading import decode_image, released_set_provenance
 from ..common import relative_folder, released_table, save_released_image
 from .measure import AVA_ITEMS, ava_generation_prompts
-from .released import ava_items, ava_photographs, has_captions
+from .released import ava_items, ava_photographs, element_keys, has_captions
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +43,12 @@ def build_items(config: Mapping, spec: Mapping, image_dir: Path, run_dir: Path) 
                        "n_items": spec["n_items"], "size": spec["size"], "seed": config["seed"]}
     folder = relative_folder(image_dir, run_dir)
     table = released_table(config, spec["released"])
+    options = spec.get("recaptions") or {}
     if has_captions(table):
-        captioned, record = ava_items(table), {"captions": "dataset columns"}
+        captioned, counts = ava_items(table, load_taxonomy(resolve_path(taxonomy_file(options))))
+        record = {"captions": "dataset columns", "taxonomy_file": taxonomy_file(options), **counts}
     else:
-        captioned, record = recaptioned_items(ava_photographs(table), spec.get("recaptions") or {})
+        captioned, record = recaptioned_items(ava_photographs(table), options)
     rows = []
     for item in tqdm(captioned.itertuples(index=False), desc="AVA items", unit="item"):
         saved = save_released_image(item.image, run_dir, f"{folder}/{item.item_id}.png")
@@ -59,27 +60,23 @@ def build_items(config: Mapping, spec: Mapping, image_dir: Path, run_dir: Path) 
     return items, {"kind": "released items", **source, **record, "items": len(items)}
 
 
-def element_keys(qualified: list[str], taxonomy: Taxonomy) -> list[str]:
-    """Fully qualified ``group.element`` keys -> element keys, fig_diff's rows (the paper names the element:
-    analog_degradation, intentional_blur, exposure_extremes); ``Taxonomy.label`` prints them."""
-    elements = [key.rsplit(".", 1)[-1] for key in taxonomy.keys]
-    if len(set(elements)) != len(elements):
-        raise ValueError("taxonomy element keys repeat across groups; the element alone does not name a class")
-    return [key.rsplit(".", 1)[-1] for key in qualified]
+def taxonomy_file(options: Mapping[str, Any]) -> str:
+    """The taxonomy file of ``options`` (``experiments.ava.recaptions``), as configured."""
+    return str(options.get("taxonomy_file") or "config/ava_taxonomy.yaml")
 
 
 def recaptioned_items(photographs: pd.DataFrame, options: Mapping[str, Any]) -> tuple[pd.DataFrame, dict]:
     """Photographs with captions and classes from the recaption folder or backend of ``options``
     (``experiments.ava.recaptions``), in ``ava_items``' columns, and the record of what was kept."""
-    taxonomy_file = resolve_path(options.get("taxonomy_file") or "config/ava_taxonomy.yaml")
-    taxonomy = load_taxonomy(taxonomy_file)
+    taxonomy_path = resolve_path(taxonomy_file(options))
+    taxonomy = load_taxonomy(taxonomy_path)
     names = photographs["file_name"].tolist()
     if options.get("folder"):
         recaptions = read_recaption_folder(resolve_path(options["folder"]), names, taxonomy=taxonomy)
         source: dict[str, Any] = {"captions": "recaption folder", "folder": str(options["folder"])}
     elif options.get("backend"):
         backend_options = dict(options["backend"])
-        backend = OpenAICompatibleRecaptioner(taxonomy_file=taxonomy_file, **backend_options)
+        backend = OpenAICompatibleRecaptioner(taxonomy_file=taxonomy_path, **backend_options)
         images = ((name, decode_image(value, name=name)) for name, value in zip(names, photographs["image"]))
         recaptions = recaption_images(backend, images)
         source = {"captions": "recaption backend", "backend": backend.provenance()}
@@ -102,7 +99,7 @@ def recaptioned_items(photographs: pd.DataFrame, options: Mapping[str, Any]) -> 
         "class_keys": [element_keys(list(keys), taxonomy) for keys in kept["anti_aesthetic_elements"]],
         "anti_aesthetic_caption": kept["anti_aesthetic_caption"], "clean_caption": kept["clean_caption"],
     }).reset_index(drop=True)
-    record = {**source, "taxonomy_file": str(options.get("taxonomy_file") or "config/ava_taxonomy.yaml"),
+    record = {**source, "taxonomy_file": taxonomy_file(options),
               "photographs": len(merged), "not_anti_aesthetic": int(not_anti.sum()),
               "recaption_failed": len(failed), "failed_files": failed["file_name"].tolist()}
     return items, record
