@@ -113,7 +113,9 @@ def main() -> None:
     after = args.text_tokens or after
     log.info("HPSv3 real-size architecture, random weights: %.2fB parameters, bf16, %s, attention %s",
              parameters / 1e9, torch.cuda.get_device_name(device), model.config._attn_implementation)
-    log.info("%6s %8s %10s %10s %14s", "batch", "tokens", "s / batch", "images/s", "peak GiB")
+    log.info("%6s %8s %10s %10s %14s %10s", "batch", "tokens", "s / batch", "images/s", "peak GiB",
+             f"x batch {args.batches[0]}")
+    baseline = None
     for batch in args.batches:
         inputs = synthetic_inputs(config, batch, args.side, before, after, device)
         reward_at = inputs["input_ids"].shape[1] - 1 - after_reward
@@ -131,8 +133,10 @@ def main() -> None:
                 forward()
             torch.cuda.synchronize(device)
         per_batch = (time.perf_counter() - started) / args.repeats
-        log.info("%6d %8d %10.3f %10.1f %14.1f", batch, inputs["input_ids"].shape[1], per_batch, batch / per_batch,
-                 torch.cuda.max_memory_allocated(device) / 2**30)
+        throughput = batch / per_batch
+        baseline = baseline or throughput  # the first batch size, measured in this run
+        log.info("%6d %8d %10.3f %10.1f %14.1f %9.2fx", batch, inputs["input_ids"].shape[1], per_batch, throughput,
+                 torch.cuda.max_memory_allocated(device) / 2**30, throughput / baseline)
 
 
 if __name__ == "__main__":
