@@ -34,7 +34,8 @@ rule table:
             category=lambda wildcards: section_title(TABLE_CATALOG[wildcards.table].section),
             subcategory="{table}",
             # called when the report is made, so it reads the finished table
-            labels=lambda wildcards: rows_label(wildcards.table, run(L.table(wildcards.table, "csv"))),
+            labels=lambda wildcards: rows_label(wildcards.table, run(L.table(wildcards.table, "csv")),
+                                                TABLE_CATALOG[wildcards.table]),
             caption="../report/table.rst",
         ),
         tex=run(L.table("{table}", "tex")),
@@ -65,7 +66,8 @@ rule notebook:
             category=lambda wildcards: section_title(TABLE_CATALOG[wildcards.table].section),
             subcategory="{table}",
             # called when the report is made, so it reads the finished table
-            labels=lambda wildcards: rows_label(wildcards.table, run(L.table(wildcards.table, "csv"))),
+            labels=lambda wildcards: rows_label(wildcards.table, run(L.table(wildcards.table, "csv")),
+                                                TABLE_CATALOG[wildcards.table]),
             caption="../report/figure.rst",
         ),
         png=run(L.figure("{table}", "png")),

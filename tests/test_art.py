@@ -60,6 +60,21 @@ def test_paper_row_from_r_5_86_on_the_shipped_leaderboard():
     assert row["r_lo"] < 5.86 < row["r_hi"]
 
 
+def test_interval_resamples_the_scores_behind_r_and_leaves_a_non_finite_one_out():
+    board = load_leaderboard(SHIPPED)
+    result = place_artworks(art_scores([5.0, 6.0, np.inf]), reward="hpsv3",
+                            leaderboard=board.entries.to_dict("records"), leaderboard_source="x",
+                            leaderboard_month=None, blip_reward=None, n_boot=200, seed=0)
+    row = result.frame.iloc[0]
+    assert row["r"] == pytest.approx(5.5) and row["n"] == 2
+    assert np.isfinite(row["r_lo"]) and np.isfinite(row["r_hi"])
+    assert 5.0 <= row["r_lo"] < 5.5 < row["r_hi"] <= 6.0
+    # the percentile bootstrap of the mean of 5 and 6, written out from its definition
+    draws = np.array([5.0, 6.0])[np.random.default_rng(0).integers(0, 2, size=(200, 2))].mean(axis=1)
+    assert (row["r_lo"], row["r_hi"]) == pytest.approx(tuple(np.percentile(draws, [2.5, 97.5])))
+    assert result.records["bootstrap"] == {"n_boot": 200, "seed": 0, "level": 0.95}
+
+
 def test_blip_check_columns_from_true_and_shuffled_captions():
     board = load_leaderboard(SHIPPED)
     scores = pd.concat([art_scores([9.0, 9.5]), art_scores([0.99, 1.0], reward="blip"),

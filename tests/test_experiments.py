@@ -331,7 +331,8 @@ def test_tab_real_arts_rank_and_relative_score_on_a_known_leaderboard():
     result = tab_real_arts(arts, reward="hps3", leaderboard=LEADERBOARD, leaderboard_source="HPSv3 README",
                            leaderboard_month="25/08", blip_reward="blip")
     row = result.frame.iloc[0]
-    assert list(result.frame.columns[:6]) == ["reward", "r", "s", "rank", "leaderboard_month", "model_above"]
+    assert list(result.frame.columns[:8]) == ["reward", "r", "r_lo", "r_hi", "s", "rank", "leaderboard_month",
+                                              "model_above"]
     assert row["r"] == pytest.approx(5.86) and row["n"] == 3
     assert row["s"] == pytest.approx((5.86 + 0.24) / (10.55 + 0.24))
     assert round(row["s"], 2) == 0.57

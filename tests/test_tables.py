@@ -479,10 +479,34 @@ def test_softmax_auroc_equals_difference_auroc_and_notes_saturation():
     plain = tab_reward_model(scores, labels, rewards=["good"], judge="qwen", n_boot=20)
     expected = _direct_metrics(truth, values, "good")
     assert plain.frame.loc[0, "auroc"] == pytest.approx(expected["auroc"], rel=1e-12)
-    assert not any("saturates" in note for note in plain.notes)
+    assert not any("saturates" in note or "differs" in note for note in plain.notes)
     scaled = scores.assign(score=scores["score"] * 100.0)  # differences of hundreds saturate float64
     saturated = tab_reward_model(scaled, labels, rewards=["good"], judge="qwen", n_boot=20)
     assert any("saturates" in note for note in saturated.notes)
+
+
+def _three_pairs(differences, truth):
+    values = {("G1", "big", f"p{k}"): {"oa": 0.0, "aa": d} for k, d in enumerate(differences)}
+    labels = {"qwen": labels_frame({("G1", f"p{k}"): y for k, y in enumerate(truth)})}
+    return tab_reward_model(scores_frame(values), labels, rewards=["big"], judge="qwen", n_boot=0)
+
+
+def test_a_note_says_when_saturation_moves_the_softmax_auroc_off_the_difference_auroc():
+    # differences 100 (I_a better), 50 (I_o better), -1 (I_o better): by difference the positive
+    # leads both negatives, AUROC 1; softmax gives 100 and 50 the same 1.0, a tie counted half: 0.75
+    result = _three_pairs([100.0, 50.0, -1.0], [1, 0, 0])
+    assert result.frame.loc[0, "auroc"] == pytest.approx(0.75)
+    assert any("saturates on 2 pair(s)" in note for note in result.notes)
+    assert [n for n in result.notes if "differs" in n] == [
+        "reward 'big': AUROC 0.750000 of the softmax probability differs from 1.000000 of the raw score difference"]
+
+
+def test_no_difference_note_when_the_saturated_pairs_share_a_class():
+    # the tied 100 and 50 are both I_a: either score ranks both positives above the negative, AUROC 1
+    result = _three_pairs([100.0, 50.0, -1.0], [1, 1, 0])
+    assert result.frame.loc[0, "auroc"] == pytest.approx(1.0)
+    assert any("saturates" in note for note in result.notes)
+    assert not any("differs" in note for note in result.notes)
 
 
 def test_f1_follows_accuracy_when_every_label_is_original_aesthetic_rewrite():

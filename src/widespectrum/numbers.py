@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import csv
 import difflib
-import hashlib
 import json
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -164,14 +163,6 @@ def table_params(spec, config: Mapping) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- reading a table
 
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _parse(cell: str) -> Any:
     if cell == "":
         return None
@@ -238,26 +229,46 @@ def format_value(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def cell_n(column: str, row: Mapping[str, Any]) -> Any:
-    """The n behind one cell: ``n_<measure>`` where the table gives one per measure, else ``n``."""
-    base = re.sub(r"_(lo|hi|p|r|stars)$", "", column)
-    for candidate in (f"n_{column}", f"n_{base}", f"n_{base.removeprefix('d_')}"):
-        if candidate in row and candidate != column:
-            return row[candidate]
-    return row.get("n")
+def n_column(column: str, columns: Collection[str], n_columns: Mapping[str, str | None] | None = None) -> str | None:
+    """The column holding the n behind ``column`` (None when the table states none).
+
+    The table spec's ``n_columns`` where they name the column or its measure (the
+    column less ``_lo``/``_hi``/``_p``/``_r``/``_stars``); else ``n_<column>``,
+    ``n_<measure>``, ``n_<measure without d_>``, then ``n``.
+    """
+    n_columns = n_columns or {}
+    measure = re.sub(r"_(lo|hi|p|r|stars)$", "", column)
+    for declared in (column, measure):
+        if declared in n_columns:
+            return n_columns[declared]
+    for candidate in (f"n_{column}", f"n_{measure}", f"n_{measure.removeprefix('d_')}"):
+        if candidate in columns and candidate != column:
+            return candidate
+    return "n" if "n" in columns else None
 
 
-def rows_used(csv_path: str | os.PathLike) -> int | None:
-    """How many rows a table used: the largest n of its cells (None when it states none)."""
+def cell_n(column: str, row: Mapping[str, Any], n_columns: Mapping[str, str | None] | None = None) -> Any:
+    """The n behind one cell, from the column ``n_column`` names."""
+    name = n_column(column, row.keys(), n_columns)
+    return row[name] if name is not None else None
+
+
+def rows_used(csv_path: str | os.PathLike, n_columns: Mapping[str, str | None] | None = None) -> int | None:
+    """How many rows a table used: the largest n behind its cells (None when it states none).
+
+    Only the counts some cell rests on: not ``n_excluded`` (rows left out), nor a
+    count of something else (tab_val's ``n_dimensions``).
+    """
     columns, rows = read_csv_rows(csv_path)
-    counts = [r[c] for r in rows for c in columns
-              if (c == "n" or c.startswith("n_")) and c != "n_excluded" and isinstance(r[c], int)]
+    labels, _ = row_keys(columns, rows)
+    used = {n_column(c, columns, n_columns) for c in columns if c not in labels} - {None}
+    counts = [r[c] for r in rows for c in used if isinstance(r[c], int)]
     return max(counts) if counts else None
 
 
-def rows_label(table: str, csv_path: str | os.PathLike) -> dict[str, Any]:
-    """The report's labels of a table and its figure: its name and the rows it used."""
-    n = rows_used(csv_path)
+def rows_label(table: str, csv_path: str | os.PathLike, spec) -> dict[str, Any]:
+    """The report's labels of a table (``spec``, its catalog entry) and its figure: its name and the rows it used."""
+    n = rows_used(csv_path, spec.n_columns)
     return {"table": table, "rows used (n)": "not stated" if n is None else n}
 
 
@@ -398,6 +409,8 @@ def table_numbers(name: str, spec, run_dir: Path, config: Mapping, common: Mappi
     record = json.loads(layout.join(run_dir, layout.table(name, "json")).read_text())
     columns, rows = read_csv_rows(csv_path)
     labels, keys = row_keys(columns, rows)
+    from .contracts import sha256_file  # the contracts load pandas, which building the DAG need not
+
     requires = spec.requires(config)
     inputs = []
     for kind, paths in requires.items():
@@ -427,7 +440,7 @@ def table_numbers(name: str, spec, run_dir: Path, config: Mapping, common: Mappi
                 value = None
             yield {"key": f"{name}.{key}.{slug(column)}", "row": {c: row[c] for c in labels},
                    "column": column, "value": value, "formatted": format_value(value),
-                   "n": cell_n(column, row), "excluded": _excluded(record, key), **row_shared}
+                   "n": cell_n(column, row, spec.n_columns), "excluded": _excluded(record, key), **row_shared}
 
 
 def collect_numbers(run_dir: str | os.PathLike, config: Mapping, tables: Iterable[str],

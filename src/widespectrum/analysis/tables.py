@@ -459,8 +459,8 @@ def tab_reward_model(
             notes.append(f"reward {reward!r} has no usable scores: its row is NaN")
             y = pred = prob = np.array([])
         else:
-            y, pred, prob = _reward_predictions(scores_ok, reward, truth)
-            _note_saturation(reward, y, prob, notes)
+            y, pred, prob, difference = _reward_predictions(scores_ok, reward, truth)
+            _note_softmax_ties(reward, y, prob, difference, notes)
         row, record = _agreement_row(reward, y, pred, prob, n_boot, seed, level)
         record |= {"kind": "reward", "excluded": _count_by_generator(rejected),
                    "excluded_because": exclusion_reasons(rejected)}
@@ -511,24 +511,33 @@ def _ground_truth(
 
 def _reward_predictions(
     scores_ok: pd.DataFrame, reward: str, truth: pd.Series
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """y, the prediction, the softmax probability of I_a and the raw difference r(I_a,p_a) - r(I_o,p_a)."""
     wide = _reward_scores(scores_ok, reward)[["oa", "aa"]].dropna()
     joined = wide.join(truth.rename("y"), how="inner")
     y = joined["y"].to_numpy(dtype=np.int64)
     pred = (joined["aa"] > joined["oa"]).to_numpy(dtype=np.int64)
     prob = softmax(joined[["oa", "aa"]].to_numpy(dtype=np.float64), axis=1)[:, 1]
-    return y, pred, prob
+    difference = (joined["aa"] - joined["oa"]).to_numpy(dtype=np.float64)
+    return y, pred, prob, difference
 
 
-def _note_saturation(reward: str, y: np.ndarray, prob: np.ndarray, notes: list[str]) -> None:
-    """Say so when float64 softmax ties pairs that the score difference tells apart."""
+def _note_softmax_ties(reward: str, y: np.ndarray, prob: np.ndarray, difference: np.ndarray,
+                       notes: list[str]) -> None:
+    """Say when float64 softmax saturates (tying pairs the score difference tells apart), and when the
+    AUROC of the probability, the table's, differs from that of the raw difference."""
     saturated = int(((prob == 0) | (prob == 1)).sum())
-    if not saturated:
-        return
-    notes.append(
-        f"reward {reward!r}: softmax saturates on {saturated} pair(s); "
-        "AUROC is computed from the saturated probabilities, as the paper does"
-    )
+    if saturated:
+        notes.append(
+            f"reward {reward!r}: softmax saturates on {saturated} pair(s); "
+            "AUROC is computed from the saturated probabilities, as the paper does"
+        )
+    of_prob, of_difference = auroc(y, prob), auroc(y, difference)
+    # the same ranking can give areas a rounding apart; NaN (one class) on both sides is agreement
+    if not (math.isclose(of_prob, of_difference, rel_tol=0, abs_tol=1e-12)
+            or (math.isnan(of_prob) and math.isnan(of_difference))):
+        notes.append(f"reward {reward!r}: AUROC {of_prob:.6f} of the softmax probability differs from "
+                     f"{of_difference:.6f} of the raw score difference")
 
 
 def _judge_predictions(

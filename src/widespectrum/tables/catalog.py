@@ -18,6 +18,8 @@ BENCHMARK_TABLES: dict[str, TableSpec] = {
     "tab_gen": TableSpec(
         compute="widespectrum.tables.compute:tab_gen", requires=benchmark.requires_tab_gen, experiment=None,
         section="E2", published="tab_gen",
+        # hpsv3_aa and j_aa are over the pairs of d_hpsv3 and d_j; success over the judge's labels
+        n_columns={"hpsv3_aa": "n_hpsv3", "j_aa": "n_j", "success": "n_labels"},
         caption="per generator: reward deltas d = r(I_a) - r(I_o), the judge's success rate, BLIP alignment"),
     "tab_reward_model": TableSpec(
         compute="widespectrum.tables.compute:tab_reward_model", requires=benchmark.requires_tab_reward_model,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 # requires(config) -> {input name: [run-relative paths]}; the names are the keys of
@@ -37,6 +37,10 @@ class TableSpec:
     # Dotted config keys ``compute`` reads beyond ``requires`` and its experiment's block (such as
     # ``tables.benchmark.BOOTSTRAP_KEYS``): the table rule's params, so that changing one reruns the table.
     reads: tuple[str, ...] = ()
+    # {measured column: the column holding its n} where ``numbers.n_column``'s default rule
+    # (n_<column>, n_<measure>, n_<measure without d_>, then n) would miss it; a measure's
+    # _lo/_hi/_p/_r/_stars columns follow it. None: a column that is no measure (a setting, a count).
+    n_columns: Mapping[str, str | None] = field(default_factory=dict, hash=False)
 
     def why_unavailable(self, config: Mapping) -> str | None:
         return self.unavailable(config) if self.unavailable is not None else None

@@ -29,6 +29,7 @@ class Art(Experiment):
         "tab_real_arts": TableSpec(
             compute="widespectrum.experiments.art.tables:tab_real_arts", requires=_inputs, experiment="art",
             reads=BOOTSTRAP_KEYS,
+            n_columns={"blip_true_captions": "n_blip_true", "blip_shuffled_captions": "n_blip_shuffled"},
             section="E8", published="tab_real_arts",
             caption="mean reward of real artworks under their captions, placed on the reward's leaderboard; BLIP caption check"),
     }

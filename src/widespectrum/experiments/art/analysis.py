@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...analysis.tables import TableResult, _check_unique, _mean, _split_usable
+from ...analysis.tables import TableResult, _check_unique, _mean, _mean_ci, _split_usable
 from ...contracts import ART_SCORES
 from ..table_helpers import exclusions, int_columns
 
@@ -25,6 +25,9 @@ def tab_real_arts(
     leaderboard_source: str,
     leaderboard_month: str | None = None,
     blip_reward: str | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
 ) -> TableResult:
     """Where would real paintings rank on the reward's own leaderboard? (tab:real_arts)
 
@@ -33,11 +36,13 @@ def tab_real_arts(
     s = (r - r_min) / (r_max - r_min); the rank R of r among the entries plus
     this one, higher first, printed "R/N" (an entry with exactly r's score does
     not push it down: R = 1 + the entries scoring strictly more);
-    model_above = the entry with the lowest score above r (None when r leads).
+    model_above = the entry with the lowest score above r (None when r leads);
+    r_lo, r_hi: percentile bootstrap CI of r at ``level``, the artworks behind r
+    resampled ``n_boot`` times with ``seed`` (``n_boot=0``: NaN).
     With ``blip_reward``: blip_true_captions and blip_shuffled_captions, the mean
     BLIP score under true and shuffled captions (the caption sanity check).
 
-    Columns: reward, r, s, rank, leaderboard_month, model_above,
+    Columns: reward, r, r_lo, r_hi, s, rank, leaderboard_month, model_above,
     blip_true_captions, blip_shuffled_captions, n (artworks behind r),
     n_blip_true, n_blip_shuffled.
     """
@@ -48,7 +53,10 @@ def tab_real_arts(
         notes.append("no art scores given: every value is NaN")
     true_scores = _art_scores(usable, reward, "true", notes, art_scores is not None)
     r = _mean(true_scores)
-    row: dict[str, Any] = {"reward": reward, "r": r, "leaderboard_month": leaderboard_month, "n": len(true_scores)}
+    # the interval resamples exactly the scores r is the mean of
+    r_lo, r_hi = _mean_ci(true_scores, n_boot, seed, level)
+    row: dict[str, Any] = {"reward": reward, "r": r, "r_lo": r_lo, "r_hi": r_hi,
+                           "leaderboard_month": leaderboard_month, "n": len(true_scores)}
     placement = _place(r, entries, notes)
     row.update(s=placement["s"], rank=placement["rank"], model_above=placement["model_above"])
     for kind in ("true", "shuffled"):
@@ -60,12 +68,13 @@ def tab_real_arts(
     excluded, excluded_because = exclusions(rejected, "reward")
     records = {"reward": reward, "blip_reward": blip_reward, "leaderboard_source": leaderboard_source,
                "leaderboard_month": leaderboard_month, "leaderboard": entries,
-               "excluded": excluded, "excluded_because": excluded_because, **placement}
+               "excluded": excluded, "excluded_because": excluded_because,
+               "bootstrap": {"n_boot": n_boot, "seed": seed, "level": level}, **placement}
     frame = pd.DataFrame([row], columns=TAB_REAL_ARTS_COLUMNS)
     return TableResult(int_columns(frame), notes, records)
 
 
-TAB_REAL_ARTS_COLUMNS = ["reward", "r", "s", "rank", "leaderboard_month", "model_above",
+TAB_REAL_ARTS_COLUMNS = ["reward", "r", "r_lo", "r_hi", "s", "rank", "leaderboard_month", "model_above",
                          "blip_true_captions", "blip_shuffled_captions", "n", "n_blip_true", "n_blip_shuffled"]
 
 

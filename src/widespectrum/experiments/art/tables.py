@@ -6,19 +6,13 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ...analysis.stats import bootstrap_ci
 from ...analysis.tables import TableResult
-from ...contracts import ART_SCORES, OK
+from ...contracts import ART_SCORES
 from ...tables.benchmark import bootstrap
 from ...tables.inputs import TableInputs
 from . import EXPERIMENT, analysis
-
-# r's percentile bootstrap interval sits next to r; the rest is analysis.tab_real_arts's
-COLUMNS = ["reward", "r", "r_lo", "r_hi", "s", "rank", "leaderboard_month", "model_above",
-           "blip_true_captions", "blip_shuffled_captions", "n", "n_blip_true", "n_blip_shuffled"]
 
 
 def _leaderboard(inputs: TableInputs, spec: Mapping) -> dict[str, Any]:
@@ -41,24 +35,16 @@ def place_artworks(scores: pd.DataFrame | None, *, reward: str, leaderboard: Seq
     """
     entries = [{"model": e["model"], "score": e["score"]} for e in leaderboard]
     result = analysis.tab_real_arts(scores, reward=reward, leaderboard=entries, leaderboard_source=leaderboard_source,
-                                  leaderboard_month=leaderboard_month, blip_reward=blip_reward)
+                                    leaderboard_month=leaderboard_month, blip_reward=blip_reward,
+                                    n_boot=n_boot, seed=seed)
     frame = result.frame
-    true = np.array([], dtype=np.float64)
-    if scores is not None:
-        scores = ART_SCORES.validate(scores, where="of the art experiment")
-        keep = (scores["status"].eq(OK) & scores["score"].notna() & scores["reward"].eq(reward)
-                & scores["caption_kind"].eq("true"))
-        true = scores.loc[keep, "score"].to_numpy(dtype=np.float64)
-    low, high = bootstrap_ci(true, n_boot=n_boot, seed=seed)
-    frame = frame.assign(r_lo=low, r_hi=high)
     display = {e["model"]: e.get("display") or e["model"] for e in leaderboard}
     above = frame.loc[0, "model_above"]
-    records = {**result.records, "bootstrap": {"n_boot": n_boot, "seed": seed, "level": 0.95},
-               "model_above_on_leaderboard": above}
+    records = {**result.records, "model_above_on_leaderboard": above}
     if above is not None:
         frame.loc[0, "model_above"] = display[above]
     records["leaderboard"] = [dict(e) for e in leaderboard]
-    return TableResult(frame[COLUMNS], result.notes, records)
+    return TableResult(frame, result.notes, records)
 
 
 def tab_real_arts(inputs: TableInputs, config: Mapping) -> TableResult:

@@ -21,6 +21,9 @@ class Human(ReferenceExperiment):
         "human_validation": TableSpec(
             compute="widespectrum.experiments.human.tables:human_validation", requires=_inputs,
             experiment="human", section="E4", published="human_validation",
+            # raters is a count of its own, over every usable answer, not a measure of the pairs
+            n_columns={"mae": "pairs", "quadratic_kappa": "pairs", "accuracy_tie_grouped_with_original": "pairs",
+                       "accuracy_ties_removed": "n_pairs_ties_removed", "raters": None},
             caption="the pairwise judge against human raters' pairwise answers: MAE, quadratic kappa, accuracy"),
     }
 

@@ -23,6 +23,8 @@ class Vsf(Experiment):
         "tab_vsf": TableSpec(
             compute="widespectrum.experiments.vsf.tables:tab_vsf", requires=_inputs, experiment="vsf",
             reads=BOOTSTRAP_KEYS,
+            # scale and generator name the variant; they measure nothing
+            n_columns={"j_s": "n_j", "scale": None, "generator": None},
             section="E11", published="tab_vsf",
             caption="reward, selected-dimension J and BLIP of each mitigation variant and scale"),
     }
