@@ -3,13 +3,16 @@
 The checkpoint and processor are built from small configs with random weights, saved
 with save_pretrained and installed in a temporary offline hub cache as
 weathon/smolvlm2_anti_aesthetics_7b and Qwen/Qwen3-VL-4B-Instruct; the judge is built
-from config/judges.yaml through the registry.
+from config/judges.yaml through the registry, with the guidelines of a small rules.csv in
+the authors' format (tests/fixtures/rules_csv.py) in place of the authors' own file.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -20,18 +23,25 @@ from PIL import Image
 
 from widespectrum import contracts, registry
 from widespectrum.demo.hub_cache import install_snapshot
-from widespectrum.judging.dimension_judge import load_guidelines
+from widespectrum.errors import SetupError
+from widespectrum.hub import ModelUnavailableError
+from widespectrum.judging.base import DimensionRater
+from widespectrum.judging.dimension_judge import guidelines_source, load_guidelines
 from widespectrum.judging.runner import rate_images
 from widespectrum.prompts.dimensions import DIMENSIONS
 from widespectrum.runtime import Runtime
 
 from .conftest import REPO_ROOT
 from .fixtures.forward_calls import batch_sizes_seen
+from .fixtures.rules_csv import authors_guideline, write_rules_csv
 from .fixtures.tiny_judges import build_tiny_qwen3_vl_judge
 
 J = "qwen3-vl-4b-rater"
 MODEL_ID = "weathon/smolvlm2_anti_aesthetics_7b"
 PROCESSOR_ID = "Qwen/Qwen3-VL-4B-Instruct"
+AUTHORS_URL = ("https://raw.githubusercontent.com/weathon/icml2026_position/"
+               "8f47b89d8194ea66b20b61ff232586526410fd6e/eval/rater/rules.csv")
+AUTHORS_SHA256 = "d013aa409f07264ee8f1b6112a875c57628e7a3a67131ed1b511bb4db4902dcc"
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +57,17 @@ def hub(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def judges_registry() -> dict:
-    return {"judges": yaml.safe_load((REPO_ROOT / "config" / "judges.yaml").read_text(encoding="utf-8"))}
+def rules(tmp_path_factory) -> dict:
+    path = tmp_path_factory.mktemp("rules") / "rules.csv"
+    return {"path": path, "sha256": write_rules_csv(path)}
+
+
+@pytest.fixture(scope="module")
+def judges_registry(rules) -> dict:
+    """config/judges.yaml, J reading the test-built rules.csv (the authors' file is not here offline)."""
+    entries = yaml.safe_load((REPO_ROOT / "config" / "judges.yaml").read_text(encoding="utf-8"))
+    entries[J]["options"].update(guidelines_file=str(rules["path"]), guidelines_sha256=rules["sha256"])
+    return {"judges": entries}
 
 
 def _judge(hub, judges_registry, **options):
@@ -76,9 +95,8 @@ def all_ratings(judge, images) -> np.ndarray:
 
 def _reference_expectation(processor, model, image: Image.Image, dimension: str) -> float:
     """J(I, d) computed here from the saved checkpoint: one conversation, no batching."""
-    spec = yaml.safe_load((REPO_ROOT / "config" / "judge_guidelines.yaml").read_text(encoding="utf-8"))[dimension]
-    guideline = str({f"{o['option']}: {o['rating']}": ": " + o["description"] for o in spec["options"]})
-    text = (f"Please rate this image for its {spec['name']} quality. Use this guideline {guideline}. "
+    dim = dimension.replace("_", " ")
+    text = (f"Please rate this image for its {dim} quality. Use this guideline {authors_guideline(dimension)}. "
             "Response a single number.")
     messages = [{"role": "user", "content": [{"type": "text", "text": text},
                                              {"type": "image", "image": image.resize((512, 512))}]}]
@@ -169,12 +187,9 @@ def test_prompt_puts_the_question_with_its_guideline_before_the_512px_image(judg
     [turn] = judge.prompt(images[1], "color_brightness")
     text, picture = turn["content"]
     assert turn["role"] == "user" and text["type"] == "text" and picture["type"] == "image"
-    assert text["text"].startswith("Please rate this image for its color brightness quality. Use this guideline {")
-    assert text["text"].endswith("}. Response a single number.")
-    for line in ("'dark: 0': ': the scene is dim and murky, much of it lost in darkness'",
-                 "'normal: 1': ': brightness is adequate but unremarkable'",
-                 "'bright: 2': ': the scene is well lit and the colors are vivid'"):
-        assert line in text["text"]
+    assert text["text"] == ("Please rate this image for its color brightness quality. Use this guideline "
+                            "{'Bright: 2': ': well lit', 'Normal: 1': ': adequate', 'Dark: 0': ': dim, murky'}. "
+                            "Response a single number.")
     assert picture["image"].size == (512, 512)
 
     inputs = judge.processor.apply_chat_template([judge.prompt(images[1], "color_brightness")], tokenize=True,
@@ -201,6 +216,82 @@ def test_the_authors_rules_csv_is_read_as_their_script_reads_it(tmp_path):
         ("very clear", 2, "sharp everywhere"), ("somewhat clear", 1, "soft in places"), ("blurry", 0, "out of focus")]}
     assert guidelines["color_brightness"]["name"] == "color brightness"
     assert guidelines["color_brightness"]["options"] == [("bright", 2, "well lit"), ("dark", 0, "murky")]
+
+
+def test_the_authors_byte_order_mark_and_filled_down_dimensions_are_read(rules):
+    guidelines = load_guidelines(rules["path"])
+    # the file's 12 dimensions: J's 11 and symmetry, which infer.py leaves out
+    assert sorted(guidelines) == sorted([*DIMENSIONS, "symmetry"])
+    assert guidelines["richness"] == {"name": "richness", "options": [
+        ("Very rich", 2, "full of detail"), ("Rich", 2, "quite a few objects"), ("Normal", 1, "average"),
+        ("Empty", 0, "random or unfinished")]}
+    assert guidelines["object_pairing"]["name"] == "object pairing"
+    assert guidelines["main_object"]["options"][1] == ("Not prominent", 0, "small, peripheral")
+
+
+def test_the_registry_entry_names_the_authors_rules_csv_at_its_commit():
+    entries = yaml.safe_load((REPO_ROOT / "config" / "judges.yaml").read_text(encoding="utf-8"))
+    options = entries[J]["options"]
+    assert (options["guidelines_url"], options["guidelines_sha256"]) == (AUTHORS_URL, AUTHORS_SHA256)
+    assert "guidelines_file" not in options
+
+
+def test_without_options_the_guidelines_are_the_authors_file_which_offline_must_be_cached(tmp_path):
+    runtime = Runtime(device="cpu", cache_dir=str(tmp_path), offline=True)
+    with pytest.raises(ModelUnavailableError, match="8f47b89d8194ea66b20b61ff232586526410fd6e/eval/rater/rules.csv"):
+        guidelines_source(runtime, "J guidelines")
+    rules_file = tmp_path / "widespectrum-files" / AUTHORS_SHA256 / "rules.csv"
+    rules_file.parent.mkdir(parents=True)
+    rules_file.write_text("not the authors' file", encoding="utf-8")
+    with pytest.raises(SetupError, match=f"the registry records {AUTHORS_SHA256}"):
+        guidelines_source(runtime, "J guidelines")
+    assert not rules_file.exists()  # a wrong file does not stay under the authors' digest
+
+
+def test_j_reads_its_url_and_sha256_guidelines_from_the_verified_cache_offline(hub, tmp_path):
+    """config/judges.yaml's J with the test file's sha256: read from <cache>/widespectrum-files/<sha256>/."""
+    built = tmp_path / "rules.csv"
+    digest = write_rules_csv(built)
+    cached = hub["cache"] / "widespectrum-files" / digest / "rules.csv"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(built.read_bytes())
+    entries = {"judges": yaml.safe_load((REPO_ROOT / "config" / "judges.yaml").read_text(encoding="utf-8"))}
+    entries["judges"][J]["options"]["guidelines_sha256"] = digest
+    judge = registry.build(entries, "judges", J, hub["runtime"])
+
+    [turn] = judge.prompt(Image.new("RGB", (8, 8)), "detail_refinement")
+    assert turn["content"][0]["text"] == (
+        "Please rate this image for its detail refinement quality. Use this guideline "
+        "{'Very refined: 2': ': fine texture', 'Normal: 1': ': plain', 'Rough: 0': ': coarse'}. "
+        "Response a single number.")
+    record = judge.provenance()
+    assert (record["guidelines_file"], record["guidelines_url"], record["guidelines_sha256"]) == (
+        "rules.csv", AUTHORS_URL, digest)
+
+
+def test_a_guideline_file_with_another_sha256_is_refused(hub, judges_registry, rules, tmp_path):
+    wrong = "0" * 64
+    with pytest.raises(SetupError, match=f"has sha256 {rules['sha256']}, the registry records {wrong}"):
+        _judge(hub, judges_registry, guidelines_sha256=wrong)
+    cached = hub["cache"] / "widespectrum-files" / wrong / "rules.csv"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(rules["path"].read_bytes())
+    with pytest.raises(SetupError, match="wrong or corrupted file"):
+        _judge(hub, judges_registry, guidelines_file=None, guidelines_url=AUTHORS_URL, guidelines_sha256=wrong)
+
+
+def test_this_projects_yaml_wording_remains_an_option(hub, judges_registry):
+    judge = _judge(hub, judges_registry, guidelines_file="config/judge_guidelines.yaml", guidelines_sha256=None)
+    [turn] = judge.prompt(Image.new("RGB", (8, 8)), "color_brightness")
+    assert turn["content"][0]["text"] == (
+        "Please rate this image for its color brightness quality. Use this guideline "
+        "{'bright: 2': ': the scene is well lit and the colors are vivid', "
+        "'normal: 1': ': brightness is adequate but unremarkable', "
+        "'dark: 0': ': the scene is dim and murky, much of it lost in darkness'}. Response a single number.")
+    record = judge.provenance()
+    assert (record["guidelines_file"], record["guidelines_url"]) == ("judge_guidelines.yaml", None)
+    assert record["guidelines_sha256"] == hashlib.sha256(
+        (REPO_ROOT / "config" / "judge_guidelines.yaml").read_bytes()).hexdigest()
 
 
 def _manifest(images, run_dir, generator: str = "g") -> pd.DataFrame:
@@ -232,6 +323,30 @@ def test_ratings_contract_and_provenance(hub, judge, images, all_ratings, tmp_pa
     assert record["padding_side"] == "left" and record["image_size"] == 512 and record["batch_size"] == 11
 
 
+class _FixedRater(DimensionRater):
+    """Rates every image with the same row of values, whatever they are."""
+
+    def __init__(self, values) -> None:
+        super().__init__("fixed", Runtime(device="cpu"))
+        self.values = values
+
+    def rate(self, images, dimensions):
+        return np.tile(self.values, (len(images), 1))
+
+
+def test_a_rating_that_is_not_a_number_in_0_to_2_becomes_an_error_row(images, tmp_path):
+    manifest = _manifest(images[:1], tmp_path)
+    dimensions = ["background", "clarity", "emotion", "richness", "main_object"]
+    ratings = rate_images(_FixedRater([math.nan, 2.5, 2.0, 0.0, -0.25]), manifest, tmp_path, dimensions=dimensions)
+    contracts.RATINGS.validate(ratings)
+    by_dimension = ratings.set_index("dimension")
+    assert by_dimension["status"].to_dict() == {
+        "background": "error: non-finite rating", "clarity": "error: rating 2.5 outside [0, 2]",
+        "emotion": "ok", "richness": "ok", "main_object": "error: rating -0.25 outside [0, 2]"}
+    assert by_dimension.loc["emotion", "score"] == 2.0 and by_dimension.loc["richness", "score"] == 0.0
+    assert by_dimension.loc[["background", "clarity", "main_object"], "score"].isna().all()
+
+
 def test_the_paper_config_plans_a_rate_job_for_j_on_every_generator(repo_root, tmp_path):
     from .test_workflow import _planned_jobs, _snakemake
 
@@ -245,13 +360,17 @@ def test_the_paper_config_plans_a_rate_job_for_j_on_every_generator(repo_root, t
     assert rated == {f"rater={J}, generator={g}" for g in generators}
 
 
-def test_the_rate_stage_runs_j_from_the_paper_config(hub, images, all_ratings, tmp_path):
-    """What the paper DAG's rate job does: config/config.yaml's J on the tiny cache, one generator."""
+def test_the_rate_stage_runs_j_from_the_paper_config(hub, judges_registry, rules, images, all_ratings, tmp_path):
+    """What the paper DAG's rate job does: config/config.yaml's J on the tiny cache, one generator,
+    its registry's guidelines pointed at the test-built rules.csv."""
     from widespectrum import pipeline
     from widespectrum.runconfig import load_run as load_config
 
     config = load_config(REPO_ROOT / "config" / "config.yaml")
-    config.update(results_dir=str(tmp_path), device="cpu", hub={"cache_dir": str(hub["cache"]), "offline": True})
+    judges_file = tmp_path / "judges.yaml"
+    judges_file.write_text(yaml.safe_dump(judges_registry["judges"], sort_keys=False), encoding="utf-8")
+    config.update(results_dir=str(tmp_path), device="cpu", hub={"cache_dir": str(hub["cache"]), "offline": True},
+                  registry={**config["registry"], "judges": str(judges_file)})
     run_dir = tmp_path / config["run"]
     generator = config["generators"][0]
     manifest_file = run_dir / "images" / generator / "manifest.parquet"
@@ -268,4 +387,5 @@ def test_the_rate_stage_runs_j_from_the_paper_config(hub, images, all_ratings, t
     record = json.loads(provenance_file.read_text(encoding="utf-8"))
     text = json.dumps(record)
     assert record["rows"] == 22 and hub["shas"][MODEL_ID] in text and hub["shas"][PROCESSOR_ID] in text
-    assert "judge_guidelines.yaml" in text
+    component = record["component"]
+    assert component["guidelines_file"] == "rules.csv" and component["guidelines_sha256"] == rules["sha256"]

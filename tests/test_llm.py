@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from widespectrum import contracts, registry
+from widespectrum.errors import SetupError
 from widespectrum.judging.base import PairRequest
 from widespectrum.judging.llm import OpenAICompatiblePairwiseJudge
 from widespectrum.judging.runner import judge_pairs
@@ -28,6 +29,7 @@ from widespectrum.llm import (
     ChatClient,
     LLMResponseError,
     MissingAPIKeyError,
+    RefusedAPIKeyError,
     image_to_data_url,
 )
 from widespectrum.prompts.rewriters import REWRITE_FIELD, OpenAICompatibleRewriter
@@ -135,14 +137,12 @@ def test_judge_gives_up_after_bounded_attempts(endpoint, api_key):
 
 
 def test_server_errors_are_retried_client_errors_are_not(endpoint, api_key):
-    import openai
-
     endpoint.script(500, 429, {"selection": 1})
     assert _judge(endpoint).judge(_pair()) == 1
     assert len(endpoint.requests) == 3
 
     endpoint.script(401, {"selection": 1})
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(RefusedAPIKeyError):
         _judge(endpoint).judge(_pair("another prompt"))
     assert len(endpoint.requests) == 4
 
@@ -185,6 +185,36 @@ def test_cache_key_covers_images_and_temperature(endpoint, api_key, tmp_path):
     assert _judge(endpoint, cache_dir=cache).judge(swapped) == 0
     assert _judge(endpoint, cache_dir=cache, temperature=0.5).judge(request) == -1
     assert len(endpoint.requests) == 3
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_stops_the_judging_job_naming_the_variable_not_the_key(endpoint, api_key, tmp_path, status):
+    manifest, prompts = _two_pairs(tmp_path)
+    endpoint.script(status, {"selection": 1}, {"selection": 0})
+    with pytest.raises(RefusedAPIKeyError) as caught:
+        judge_pairs(_judge(endpoint), manifest, prompts, tmp_path, seed=0)
+    assert str(caught.value) == (f"{endpoint.base_url} refused the key in WIDESPECTRUM_TEST_LLM_KEY (HTTP {status}) "
+                                 "for model qwen/qwen3-vl-235b-a22b-instruct")
+    assert isinstance(caught.value, SetupError) and caught.value.__cause__ is None
+    assert caught.value.__suppress_context__  # the SDK's error, which may quote the key, is not shown
+    assert len(endpoint.requests) == 1  # neither retried nor tried on the second pair
+
+
+def test_a_fully_cached_rerun_needs_neither_the_key_nor_the_server(monkeypatch, tmp_path):
+    cache = tmp_path / "llm-cache"
+    monkeypatch.setenv(KEY_ENV, SECRET)
+    with loopback_chat_server(monkeypatch) as server:
+        server.script({"selection": 1}, {"selection": -1})
+        assert _judge(server, cache_dir=cache).judge(_pair()) == 1
+        assert _judge(server, cache_dir=cache).judge(_pair("a dark, grainy street")) == -1
+    monkeypatch.delenv(KEY_ENV)
+    # the server is gone and the key unset: the same requests are answered from the cache
+    rerun = _judge(server, cache_dir=cache)
+    assert rerun.judge(_pair()) == 1 and rerun.judge(_pair("a dark, grainy street")) == -1
+    assert len(server.requests) == 2
+    # a request the cache lacks still needs the key, and says which variable
+    with pytest.raises(MissingAPIKeyError, match=f"environment variable {KEY_ENV} is not set"):
+        rerun.judge(_pair("a request never asked"))
 
 
 def test_missing_api_key_is_a_clear_error(endpoint, monkeypatch):
@@ -247,17 +277,26 @@ def test_the_anti_aesthetic_wording_remains_an_option(endpoint, api_key):
         _judge(endpoint, wording="friendly")
 
 
+def _two_pairs(run_dir) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A manifest and prompts of pairs 0001 and 0002, their images in run_dir."""
+    rows = []
+    for prompt_id in ("0001", "0002"):
+        for i, kind in enumerate(("o", "a")):
+            image = _pair().first if kind == "o" else _pair().second
+            path = f"{prompt_id}-{kind}.png"
+            image.save(run_dir / path)
+            rows.append({"generator": "g", "prompt_id": prompt_id, "image_kind": kind, "prompt": "p", "path": path,
+                         "sha256": contracts.sha256_file(run_dir / path), "seed": i, "settings": "{}",
+                         "status": contracts.OK})
+    prompts = pd.DataFrame({"prompt_id": ["0001", "0002"], "prompt_anti": ["blurry", "dark"],
+                            "dimensions": [["clarity"], ["color_brightness"]]})
+    return contracts.records_to_frame(rows, contracts.MANIFEST), prompts
+
+
 def test_an_answer_outside_0_1_minus_1_becomes_a_status_row(endpoint, api_key, tmp_path):
     """The runner keeps going: a judge that only ever answers 2 leaves an error row, not a crash."""
-    rows = []
-    for i, kind in enumerate(("o", "a")):
-        image = _pair().first if kind == "o" else _pair().second
-        image.save(tmp_path / f"{kind}.png")
-        rows.append({"generator": "g", "prompt_id": "0001", "image_kind": kind, "prompt": "p", "path": f"{kind}.png",
-                     "sha256": contracts.sha256_file(tmp_path / f"{kind}.png"), "seed": i, "settings": "{}",
-                     "status": contracts.OK})
-    manifest = contracts.records_to_frame(rows, contracts.MANIFEST)
-    prompts = pd.DataFrame({"prompt_id": ["0001"], "prompt_anti": ["blurry"], "dimensions": [["clarity"]]})
+    manifest, prompts = _two_pairs(tmp_path)
+    manifest, prompts = manifest[manifest["prompt_id"] == "0001"], prompts.iloc[:1]
     endpoint.script(*[{"selection": 2}] * 3)
     labels = judge_pairs(_judge(endpoint, max_retries=2), manifest, prompts, tmp_path, seed=0)
     assert len(labels) == 1 and len(endpoint.requests) == 3

@@ -4,8 +4,9 @@ The end-to-end run is config/config.yaml itself with an overlay of environment s
 only (the tiny hub cache, offline, CPU, three prompts, local copies of the released sets,
 bootstrap n = 20) and copies of the registry files in which only what must point elsewhere
 changes: the API base URLs (loopback servers speaking each provider's protocol), the
-off-hub files of HPS v1 and MPS, the tiny open_clip architecture of HPSv2 / HPS v1, and
-image size and step count, for which no run-config knob exists.
+off-hub files of HPS v1 and MPS, J's guideline file (a rules.csv in the authors' format),
+the tiny open_clip architecture of HPSv2 / HPS v1, and image size and step count, for which
+no run-config knob exists.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from widespectrum import contracts, layout
 from .fixtures import paper_cache, reduced_run, released_data
 from .fixtures.chat_server import PROXY_VARIABLES, chat_server
 from .fixtures.provider_servers import ProviderServer
+from .fixtures.rules_csv import write_rules_csv
 
 
 def _dry_run(repo_root: Path, results_dir: Path) -> dict[str, set[tuple[tuple[str, str], ...]]]:
@@ -179,6 +181,10 @@ def _tiny_registry(repo_root: Path, folder: Path, cache: paper_cache.PaperCache,
     for entry in entries["judges"].values():
         if entry.get("loader") == "openai_pairwise":
             entry["options"]["base_url"] = urls["chat"]
+        elif entry.get("loader") == "qwen_vl_rater":
+            # the authors' rules.csv is not in the offline cache: a file in their format, with its own sha256
+            rules = folder / "rules.csv"
+            entry["options"].update(guidelines_file=str(rules), guidelines_sha256=write_rules_csv(rules))
     paths = {}
     for kind, value in entries.items():
         paths[kind] = str(folder / f"{kind}.yaml")

@@ -7,8 +7,8 @@ cached on disk under the sha256 of the full request (endpoint, model, messages
 including image bytes, temperature, response format), as HELM does, so a rerun
 replays the same answers without a network call and without the API key.
 
-The key is read from the environment variable the config names, at call time;
-it is never logged and never part of a cache key or a cache file.
+The key is read from the environment variable the config names when a request
+goes out; it is never logged and never part of a cache key or a cache file.
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ class LLMError(RuntimeError):
 
 class MissingAPIKeyError(LLMError, SetupError):
     """The environment variable that should hold the API key is unset or empty."""
+
+
+class RefusedAPIKeyError(LLMError, SetupError):
+    """The endpoint refused the key (HTTP 401 or 403): every request would be refused alike."""
 
 
 class LLMResponseError(LLMError):

@@ -9,6 +9,10 @@ run with the processor of ``Qwen/Qwen3-VL-4B-Instruct``. As in the authors'
 * the question names the dimension and inserts its guideline, rendered as the
   authors' script renders it (a Python dict literal mapping "option: rating" to
   ": description");
+* the guidelines are the authors' ``eval/rater/rules.csv`` by default, downloaded from a
+  pinned commit and used only if its sha256 matches (``scoring.offhub.verified_file``);
+  ``guidelines_file`` names a local file instead (this project's
+  config/judge_guidelines.yaml, for one);
 * J(I, d) = sum_k k * P(token k) for k in 0, 1, 2, the probabilities a softmax over
   the logits of the three digit tokens at the prompt's last position (the next token
   after the assistant prompt).
@@ -22,7 +26,6 @@ batch. All dimensions of one image go in one forward pass when ``batch_size`` al
 from __future__ import annotations
 
 import csv
-import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -33,15 +36,19 @@ import numpy as np
 
 from ..batching import batches, distinct, qwen_vl_image_features, qwen_vl_inputs
 from ..config import resolve_path
+from ..contracts import sha256_file
 from ..hub import load_from_hub, resolved_revision
 from ..prompts.dimensions import DIMENSIONS, check_dimensions
 from ..runtime import Runtime
+from ..scoring.offhub import verified_file
 from .base import DimensionRater
 
 log = logging.getLogger(__name__)
 
 RATING_TOKENS = ("0", "1", "2")
-DEFAULT_GUIDELINES = "config/judge_guidelines.yaml"
+AUTHORS_RULES_URL = ("https://raw.githubusercontent.com/weathon/icml2026_position/"
+                     "8f47b89d8194ea66b20b61ff232586526410fd6e/eval/rater/rules.csv")
+AUTHORS_RULES_SHA256 = "d013aa409f07264ee8f1b6112a875c57628e7a3a67131ed1b511bb4db4902dcc"
 
 
 def question(dimension_name: str, guideline: str) -> str:
@@ -73,8 +80,28 @@ def load_guidelines(path: str | Path) -> dict[str, dict]:
             for key, spec in raw.items()}
 
 
+def guidelines_source(runtime: Runtime, what: str, guidelines_file: str | None = None,
+                      guidelines_url: str | None = None,
+                      guidelines_sha256: str | None = None) -> tuple[Path, str | None]:
+    """The guideline file J reads, and the url it was downloaded from (None for a local file).
+
+    A ``guidelines_file`` is used as it is, and checked only when ``guidelines_sha256`` is
+    given; else ``guidelines_url`` is downloaded into the off-hub cache and must match
+    ``guidelines_sha256``. With neither, the authors' rules.csv at its pinned commit.
+    """
+    if guidelines_file:
+        path = resolve_path(guidelines_file)
+        if guidelines_sha256:
+            path = verified_file(runtime, what, guidelines_sha256, path=str(path), url=guidelines_url)
+        return path, None
+    if not guidelines_url:
+        guidelines_url, guidelines_sha256 = AUTHORS_RULES_URL, AUTHORS_RULES_SHA256
+    return verified_file(runtime, what, guidelines_sha256, url=guidelines_url), guidelines_url
+
+
 def _guidelines_from_rules_csv(path: Path) -> dict[str, dict]:
-    with path.open(newline="", encoding="utf-8") as handle:
+    # utf-8-sig: the authors' file starts with a byte-order mark, which pandas drops and csv would not
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         rows = [{k.strip(): (v or "") for k, v in row.items()} for row in csv.DictReader(handle)]
     guidelines: dict[str, dict] = {}
     dimension = None
@@ -125,7 +152,9 @@ class QwenVLDimensionJudge(DimensionRater):
         dtype: str | None = "bfloat16",
         image_size: int = 512,
         batch_size: int = len(DIMENSIONS),
-        guidelines_file: str = DEFAULT_GUIDELINES,
+        guidelines_file: str | None = None,
+        guidelines_url: str | None = None,
+        guidelines_sha256: str | None = None,
         attn_implementation: str | None = None,
     ) -> None:
         import torch
@@ -141,7 +170,9 @@ class QwenVLDimensionJudge(DimensionRater):
         self.device = runtime.torch_device()
         self.dtype = runtime.torch_dtype(dtype)  # float32 on CPU
 
-        self.guidelines_path = resolve_path(guidelines_file)
+        self.guidelines_path, self.guidelines_url = guidelines_source(
+            runtime, f"{name} guidelines", guidelines_file, guidelines_url, guidelines_sha256)
+        self.guidelines_sha256 = sha256_file(self.guidelines_path)
         self.guidelines = load_guidelines(self.guidelines_path)
         missing = [d for d in DIMENSIONS if d not in self.guidelines]
         if missing:
@@ -214,6 +245,7 @@ class QwenVLDimensionJudge(DimensionRater):
             "padding_side": self.processor.tokenizer.padding_side,
             "rating_tokens": dict(zip(RATING_TOKENS, self.rating_token_ids)),
             "guidelines_file": self.guidelines_path.name,
-            "guidelines_sha256": hashlib.sha256(self.guidelines_path.read_bytes()).hexdigest(),
+            "guidelines_url": self.guidelines_url,
+            "guidelines_sha256": self.guidelines_sha256,
             "score": "sum_k k * softmax(logits of tokens 0, 1, 2 at the last prompt position)_k",
         }

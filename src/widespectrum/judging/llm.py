@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ..llm import ChatClient, image_part, text_part
+from ..llm import ChatClient, RefusedAPIKeyError, image_part, text_part
 from ..runtime import Runtime
 from .base import PairRequest, PairwiseJudge
 
@@ -130,14 +130,25 @@ class OpenAICompatiblePairwiseJudge(PairwiseJudge):
             cache_dir=cache_dir,
             backoff_s=backoff_s,
         )
-        # A missing key stops the job before any image is read or any pair judged.
-        self.client.check_api_key()
+        # Without a cache every pair needs the key: a missing one stops the job before any pair is
+        # judged. With one, the key is checked at the first request, so a fully cached rerun needs none.
+        if cache_dir is None:
+            self.client.check_api_key()
 
     def messages(self, request: PairRequest) -> list[dict]:
         return WORDINGS[self.wording](request)
 
     def judge(self, request: PairRequest) -> int:
-        answer = self.client.complete_json(self.messages(request), "pairwise_selection", SELECTION_SCHEMA)
+        import openai
+
+        try:
+            answer = self.client.complete_json(self.messages(request), "pairwise_selection", SELECTION_SCHEMA)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as err:
+            # A refused key would refuse every pair: stop the job. The provider's message may quote part
+            # of the key, so only the variable is named and the SDK's error is not chained.
+            raise RefusedAPIKeyError(
+                f"{self.client.base_url} refused the key in {self.client.api_key_env} (HTTP {err.status_code}) "
+                f"for model {self.client.model}") from None
         return int(answer["selection"])
 
     def provenance(self) -> dict[str, Any]:

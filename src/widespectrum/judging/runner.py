@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,8 @@ from ..prompts.dimensions import DIMENSIONS
 from .base import DimensionRater, PairRequest, PairwiseJudge
 
 log = logging.getLogger(__name__)
+
+RATING_RANGE = (0, 2)  # J(I, d) is an expected rating over 0, 1, 2
 
 
 def first_shown(seed: int, generator: str, prompt_id: str) -> str:
@@ -78,7 +81,7 @@ def rate_images(
             if values.shape != (len(usable), len(dimensions)):
                 raise ValueError(f"rater returned shape {values.shape}")
             for r, row_values in zip(usable, values):
-                records.extend(_rating(r, d, float(v), OK) for d, v in zip(dimensions, row_values))
+                records.extend(_checked_rating(r, d, float(v)) for d, v in zip(dimensions, row_values))
         except SetupError:
             raise
         except Exception as err:
@@ -86,6 +89,17 @@ def rate_images(
             for r in usable:
                 records.extend(_rating(r, d, None, f"error: {type(err).__name__}: {err}") for d in dimensions)
     return records_to_frame(records, RATINGS)
+
+
+def _checked_rating(row, dimension: str, score: float) -> dict:
+    """An OK row for a rating in [0, 2], else an error row without the score: a NaN or a 2.5 is no J."""
+    low, high = RATING_RANGE
+    if math.isfinite(score) and low <= score <= high:
+        return _rating(row, dimension, score, OK)
+    status = (f"error: rating {score!r} outside [{low}, {high}]" if math.isfinite(score)
+              else "error: non-finite rating")
+    log.error("%s %s/%s: %s", dimension, row.prompt_id, row.image_kind, status)
+    return _rating(row, dimension, None, status)
 
 
 def _rating(row, dimension: str, score: float | None, status: str) -> dict:
