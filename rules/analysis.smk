@@ -79,18 +79,26 @@ rule notebook:
         run(L.benchmark("notebook/{table}"))
     params:
         results_dir=lambda wildcards, output: os.path.abspath(os.path.dirname(os.path.dirname(output.notebook))),
+        # papermill rewrites its output after every cell: it writes here, renamed onto the
+        # declared notebook only once every cell has run, so no partial notebook sits there
+        partial=lambda wildcards, output: os.path.join(os.path.dirname(output.notebook),
+                                                       f".{wildcards.table}.partial.ipynb"),
         python=PYTHON,
         caption=lambda wildcards: TABLE_CATALOG[wildcards.table].caption,
     shell:
-        "{params.python} -m papermill -k python3 --cwd notebooks {input.notebook} {output.notebook}"
+        "{params.python} -m papermill -k python3 --cwd notebooks {input.notebook} {params.partial}"
         " -p results_dir {params.results_dir} -p name {wildcards.table} > {log} 2>&1"
+        " || {{ rm -f {params.partial}; exit 1; }}; mv -f {params.partial} {output.notebook}"
 
 
 rule reproduction_report:
     input:
-        # a table the run cannot make (tables.catalog.unavailable_tables) is not waited for; the report says why
-        tables=expand(run(L.table("{table}", "csv")), table=[t for t in config["analysis"]["tables"] if t in TABLES]),
+        # the run's own tables and their records (notes); a table the run cannot make
+        # (tables.catalog.unavailable_tables) is not in TABLES, and the report says why
+        tables=expand(run(L.table("{table}", "csv")), table=TABLES),
+        records=expand(run(L.table("{table}", "json")), table=TABLES),
         published="config/published_values.yaml",
+        # not read: rewritten when the config changes, it reruns the report
         spec=run(L.RUN_SPEC),
     output:
         markdown=report(run(L.report("md")), category="Reproduction report"),

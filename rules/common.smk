@@ -1,6 +1,7 @@
 # Config validation, the run folder, and the small input helpers rules call. Everything
 # here is plain Python over the config: evaluating the Snakefile loads no pandas, scipy
 # or torch (bench/dryrun_speed.py measures it).
+import os
 import re
 import sys
 
@@ -85,6 +86,11 @@ def offline_models_input(kind, key):
 
 def manifest(wildcards):
     return run(L.manifest(wildcards.generator))
+
+
+def image_folder(manifest_path):
+    """The folder of a manifest's PNGs: the one it lies in (layout.manifest_in)."""
+    return os.path.dirname(manifest_path)
 
 
 def released_targets():

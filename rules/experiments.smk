@@ -97,6 +97,9 @@ rule experiment_generate:
         prompts=run(L.experiment_prompts("{experiment}")),
         models=offline_models_input("generators", "generator"),
     output:
+        # the renders' folder, declared so that Snakemake tracks them and removes them with a
+        # failed job; it holds the manifest too, which only this job may (no other output lies in it)
+        images=directory(run(image_folder(L.experiment_manifest("{experiment}", "{generator}")))),
         manifest=run(L.experiment_manifest("{experiment}", "{generator}")),
         provenance=run(L.provenance(L.experiment_step("{experiment}", "generate-{generator}"))),
     log:

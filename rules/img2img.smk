@@ -8,6 +8,9 @@ rule img2img:
         prompts=run(L.PROMPTS),
         models=offline_models_input("generators", "generator"),
     output:
+        # the re-renders' folder, declared so that Snakemake tracks them and removes them with a
+        # failed job; it holds the manifest too, which only this job may (no other output lies in it)
+        images=directory(run(image_folder(L.manifest("{generator}")))),
         manifest=run(L.manifest("{generator}")),
         provenance=run(L.provenance("generate/{generator}-img2img")),
     log:

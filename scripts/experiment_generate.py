@@ -8,6 +8,7 @@ with pipeline.job(snakemake.log[0], gpus=snakemake.resources.get("gpu", 0)):
         generator=snakemake.wildcards.generator,
         prompts_file=snakemake.input.prompts,
         output=snakemake.output.manifest,
+        image_dir=snakemake.output.images,
         provenance_file=snakemake.output.provenance,
         threads=snakemake.threads,
     )

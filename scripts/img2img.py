@@ -1,6 +1,4 @@
 """Rule img2img: re-render the source generator's low-scoring I_a under p_a."""
-from pathlib import Path
-
 from widespectrum import pipeline
 
 with pipeline.job(snakemake.log[0], gpus=snakemake.resources.get("gpu", 0)):
@@ -10,7 +8,7 @@ with pipeline.job(snakemake.log[0], gpus=snakemake.resources.get("gpu", 0)):
         source_manifest=snakemake.input.manifest,
         source_scores=snakemake.input.scores,
         prompts_file=snakemake.input.prompts,
-        image_dir=Path(snakemake.output.manifest).parent,
+        image_dir=snakemake.output.images,
         provenance_file=snakemake.output.provenance,
         threads=snakemake.threads,
     )

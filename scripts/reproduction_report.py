@@ -1,8 +1,7 @@
 """Rule reproduction_report: every published number beside this run's."""
-from pathlib import Path
-
 from widespectrum import pipeline
-from widespectrum.report import report_run
+from widespectrum.report import write_report
 
 with pipeline.job(snakemake.log[0]):
-    report_run(Path(snakemake.input.spec).parent, snakemake.input.published)
+    write_report(snakemake.config, snakemake.input.published, markdown=snakemake.output.markdown,
+                 csv=snakemake.output.csv, records=list(snakemake.input.records))

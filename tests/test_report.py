@@ -174,3 +174,35 @@ def test_unavailable_table_is_named_with_its_reason(tmp_path, published):
     out = build_report(tmp_path / "run", published, REGISTRY, ["tab_gen"],
                        unavailable={"tab_val": "no validation files"}).set_index(["table", "row", "column"])
     assert out.loc[("tab_val", "all", "mae"), "why"] == "this run cannot make the table: no validation files"
+
+
+def test_write_report_reads_and_writes_only_the_files_it_is_given(tmp_path, repo_root):
+    """Published 0.560 vs 0.5604: within the printed precision, off by 0.0004. A stale tab_val.csv
+    (not a table of the demo) and an undeclared record at the layout's place are not read."""
+    from widespectrum.report import write_report
+    from widespectrum.runconfig import load_run
+
+    config = load_run(repo_root / "config" / "demo.yaml")
+    config["results_dir"] = str(tmp_path)
+    run = tmp_path / config["run"]
+    _write(run, "tab_gen", pd.DataFrame({"generator": ["flux-dev"], "d_hpsv3": [-3.165], "success": [0.5604]}))
+    _write(run, "tab_val", pd.DataFrame({"judge": ["J"], "mae": [0.307]}))
+    (run / "tables" / "tab_gen.json").write_text('{"table": "tab_gen", "notes": ["undeclared note"]}')
+    declared = tmp_path / "declared" / "tab_gen.json"
+    declared.parent.mkdir()
+    declared.write_text('{"table": "tab_gen", "notes": ["declared note"]}')
+    published = tmp_path / "published.yaml"
+    published.write_text(PUBLISHED)
+    markdown, csv = tmp_path / "out" / "report.md", tmp_path / "out" / "report.csv"
+
+    write_report(config, published, markdown=markdown, csv=csv, records=[declared])
+
+    assert not (run / "reproduction_report.md").exists() and not (run / "reproduction_report.csv").exists()
+    out = pd.read_csv(csv).set_index(["table", "row", "column"])
+    assert out.loc[("tab_gen", "Flux Dev", "success"), "difference"] == pytest.approx(0.0004)
+    assert bool(out.loc[("tab_gen", "Flux Dev", "success"), "within"])
+    assert out.loc[("tab_val", "all", "mae"), "status"] == "missing"
+    assert out.loc[("tab_val", "all", "mae"), "why"] == "table not in this run's analysis.tables"
+    text = markdown.read_text()
+    assert "# Reproduction report: run `demo`" in text
+    assert "- note: declared note" in text and "undeclared note" not in text

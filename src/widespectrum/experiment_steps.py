@@ -75,15 +75,17 @@ def released_scores(config: dict, experiment: str, items_file: str | Path, outpu
 
 
 def generate(config: dict, experiment: str, generator: str, prompts_file: str | Path, output: str | Path,
-             provenance_file: str | Path, threads: int | None = None) -> pd.DataFrame:
-    """Render every prompt of the experiment once with ``generator``; PNGs beside the manifest ``output``."""
+             provenance_file: str | Path, threads: int | None = None,
+             image_dir: str | Path | None = None) -> pd.DataFrame:
+    """Render every prompt of the experiment once with ``generator``: PNGs into ``image_dir`` (the rule's
+    declared folder; by default the manifest ``output``'s own, as ``layout.manifest_in`` places it)."""
     reg = load_registry(config)
     model = registry.build(reg, "generators", generator, Runtime.from_config(config, threads=threads))
     prompts = contracts.read_table(prompts_file, contracts.PROMPTS)
     requests = experiment_requests(prompts, generation_settings(reg, generator, "o"), config["seed"],
                                    model.takes_seed)
     run_dir = run_folder(config)
-    image_dir = Path(output).parent
+    image_dir = Path(output).parent if image_dir is None else Path(image_dir)
     image_dir.mkdir(parents=True, exist_ok=True)
     manifest = run_generation(model, requests, run_dir, relative_folder(image_dir, run_dir))
     contracts.write_table(manifest, output, contracts.MANIFEST)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,9 +31,11 @@ import yaml
 
 from . import contracts, layout
 from .analysis.stats import stars as stars_of
-from .config import read_run_spec
+from .config import load_registry
+from .config import run_dir as run_folder
 from .experiments import registered
-from .tables.catalog import TABLES, tables_of, unavailable_tables
+from .registry import display_name
+from .tables.catalog import TABLES, configured_tables, tables_of, unavailable_tables
 from .tables.spec import TableSpec
 
 REPORT_COLUMNS = ["table", "row", "column", "published", "reproduced", "difference", "tolerance", "within",
@@ -138,7 +140,7 @@ def display_names(registry: dict) -> dict[str, set[str]]:
     for kind in ("generators", "rewards", "judges"):
         for name, entry in registry.get(kind, {}).items():
             names.setdefault(name, set()).update(
-                _norm(n) for n in [name, entry.get("display_name", name), *entry.get("aliases", [])])
+                _norm(n) for n in [name, display_name(registry, kind, name), *entry.get("aliases", [])])
     return names
 
 
@@ -230,7 +232,8 @@ def build_report(run_dir: str | Path, published: dict, registry: dict, tables_ru
     for entry in flatten_published(published):
         base = {"table": entry.table, "row": entry.row, "column": entry.column, "published": _text(entry.published)}
         table = table_of.get(entry.table)
-        csv = layout.join(run_dir, layout.table(table)) if table else None
+        # a table of another run left in the folder is not read: only the run's own tables are inputs
+        csv = layout.join(run_dir, layout.table(table)) if table in tables_run else None
         if csv is None or not csv.is_file():
             why = ("no table of the catalog reproduces it" if table is None
                    else f"this run cannot make the table: {unavailable[table]}" if table in unavailable
@@ -284,26 +287,21 @@ def render_markdown(report: pd.DataFrame, run: str, demo: bool, notes: dict[str,
     return "\n".join(lines)
 
 
-def write_report(run_dir: str | Path, published_file: str | Path, registry: dict, config: dict) -> pd.DataFrame:
-    run_dir = Path(run_dir)
+def write_report(config: Mapping, published_file: str | Path, markdown: str | Path, csv: str | Path,
+                 records: Iterable[str | Path]) -> pd.DataFrame:
+    """The report of the run ``config`` describes, written to ``markdown`` and ``csv``.
+
+    It compares the run's own tables (``configured_tables``) and lists the notes of the
+    tables' JSON ``records``: the files the rule declares.
+    """
     catalog = tables_of(config)
     unavailable = unavailable_tables(config)
-    report = build_report(run_dir, load_published(published_file), registry, config["analysis"]["tables"], catalog,
-                          config=config, unavailable=unavailable)
+    report = build_report(run_folder(config), load_published(published_file), load_registry(config),
+                          configured_tables(config), catalog, config=config, unavailable=unavailable)
     notes = {}
-    for name in catalog:
-        record = layout.join(run_dir, layout.table(name, "json"))
-        if record.is_file():
-            notes[name] = json.loads(record.read_text(encoding="utf-8")).get("notes", [])
-    contracts.write_text(layout.join(run_dir, layout.report("csv")), report.to_csv(index=False))
-    contracts.write_text(layout.join(run_dir, layout.report("md")),
-                         render_markdown(report, config["run"], bool(config.get("demo")), notes, unavailable))
+    for path in records:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        notes[record["table"]] = record.get("notes", [])
+    contracts.write_text(csv, report.to_csv(index=False))
+    contracts.write_text(markdown, render_markdown(report, config["run"], bool(config.get("demo")), notes, unavailable))
     return report
-
-
-def report_run(run_dir: str | Path, published_file: str | Path) -> pd.DataFrame:
-    """The report of a run folder, from its spec (``run.yaml``)."""
-    spec = read_run_spec(run_dir)
-    if spec is None:
-        raise FileNotFoundError(f"{run_dir}/run.yaml not found: is {run_dir} a run folder?")
-    return write_report(run_dir, published_file, spec["registry"], spec["config"])
