@@ -45,7 +45,8 @@ def test_labels_only_accept_paper_values():
         LABELS.validate(frame)
 
 
-def test_table_round_trip_is_atomic(tmp_path):
+def test_table_round_trip_keeps_values_and_file_mode(tmp_path):
+    # a writer failing half-way leaves nothing: tests/test_faults_io.py
     path = tmp_path / "deep" / "scores.parquet"
     contracts.write_table(_scores(), path, SCORES)
     assert [p.name for p in path.parent.iterdir()] == ["scores.parquet"]  # no temp file left behind
@@ -54,7 +55,7 @@ def test_table_round_trip_is_atomic(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~contracts._UMASK
 
 
-def test_failed_write_leaves_no_partial_file(tmp_path):
+def test_invalid_table_is_refused_before_any_write(tmp_path):
     path = tmp_path / "out.parquet"
     with pytest.raises(ContractError):
         contracts.write_table(_scores(image_kind="bad"), path, SCORES)

@@ -35,6 +35,7 @@ def _tables(args: argparse.Namespace) -> int:
     if args.results is None:
         log.error("--results is required unless --list is given")
         return 2
+    from . import layout
     from .tables.build import build_table
     from .tables.catalog import configured_tables, tables_of
     from .tables.discover import describe, run_config_or_discovered
@@ -66,7 +67,7 @@ def _tables(args: argparse.Namespace) -> int:
             log.error("%s: %s", name, err)
             status = 1
             continue
-        print(f"{name}: {len(result.frame)} rows -> {Path(args.results) / 'tables' / name}.csv")
+        print(f"{name}: {len(result.frame)} rows -> {layout.join(args.results, layout.table(name))}")
         for note in result.notes:
             print(f"  {name} note: {note}")
     return status
@@ -88,6 +89,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _registry(args: argparse.Namespace) -> int:
     from .config import load_registry
+    from .registry import display_name
     from .runconfig import load_run
 
     registry = load_registry(load_run(args.config))
@@ -95,7 +97,7 @@ def _registry(args: argparse.Namespace) -> int:
         print(f"{kind}:")
         for name, entry in registry[kind].items():
             loader = entry["loader"] or "(released only)"
-            print(f"  {name:<20} {loader:<16} {entry.get('display_name', '')}")
+            print(f"  {name:<20} {loader:<16} {display_name(registry, kind, name)}")
     return 0
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import layout
 from .contracts import write_bytes
 
 DEMO_MARK = "DEMO: random-weight stand-ins, numbers mean nothing"
@@ -15,9 +16,8 @@ DEMO_MARK = "DEMO: random-weight stand-ins, numbers mean nothing"
 
 def load_table(results_dir: str | Path, name: str) -> tuple[pd.DataFrame, dict]:
     """A table's CSV and its JSON record (notes, n, test records, demo flag)."""
-    folder = Path(results_dir) / "tables"
-    record = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
-    return pd.read_csv(folder / f"{name}.csv"), record
+    record = json.loads(layout.join(results_dir, layout.table(name, "json")).read_text(encoding="utf-8"))
+    return pd.read_csv(layout.join(results_dir, layout.table(name, "csv"))), record
 
 
 def save_figure(fig, results_dir: str | Path, name: str, demo: bool) -> list[Path]:
@@ -28,5 +28,5 @@ def save_figure(fig, results_dir: str | Path, name: str, demo: bool) -> list[Pat
     for fmt in ("pdf", "png"):
         buffer = io.BytesIO()
         fig.savefig(buffer, format=fmt, dpi=150, bbox_inches="tight")
-        out.append(write_bytes(Path(results_dir) / "figures" / f"{name}.{fmt}", buffer.getvalue()))
+        out.append(write_bytes(layout.join(results_dir, layout.figure(name, fmt)), buffer.getvalue()))
     return out
