@@ -331,11 +331,14 @@ def test_imagereward_vit_layernorm_eps_and_provenance(hub, imagereward):
 
 def test_precision_settings_are_the_authors_scripts():
     """HPSv3: bf16 weights (HPSv3_7B.yaml) under torch.cuda.amp.autocast() (eval/reward_models/eval_later.py);
-    ImageReward: THUDM's float32 model under the same autocast (eval/reward_models/run_image_reward.py)."""
+    ImageReward: THUDM's float32 model under the same autocast (eval/reward_models/run_image_reward.py);
+    HPSv2: under fp16 autocast (img_score.py); BLIP-L loaded in fp16 (eval/data/emotion.ipynb)."""
     rewards = yaml.safe_load(REWARDS_YAML.read_text())
     hpsv3, imagereward = rewards["hpsv3"]["options"], rewards["imagereward"]["options"]
     assert (hpsv3["dtype"], hpsv3["autocast"]) == ("bfloat16", "float16")
     assert (imagereward.get("dtype"), imagereward["autocast"]) == (None, "float16")
+    assert rewards["hpsv2"]["options"]["autocast"] == "float16"
+    assert [rewards[name]["options"]["dtype"] for name in ("blip-l", "blip-l-logit")] == ["float16", "float16"]
 
 
 def test_hpsv3_text_is_the_authors_collator_text():
