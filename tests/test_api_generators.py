@@ -20,8 +20,9 @@ from PIL import Image
 from widespectrum import contracts, provenance, registry
 from widespectrum.config import generation_settings, load_yaml
 from widespectrum.errors import SetupError
-from widespectrum.generation.api import UnusableAnswerError, decode_data_url, decode_image, parse_retry_after
+from widespectrum.generation.api import UnusableAnswerError, decode_data_url, decode_image
 from widespectrum.generation.runner import build_requests, run_generation
+from widespectrum.llm import parse_retry_after
 from widespectrum.runtime import Runtime
 
 from .fixtures.provider_servers import NOT_AN_IMAGE, SOLID_PNG, ProviderServer, drawn_image, png_bytes

@@ -36,7 +36,7 @@ from widespectrum.prompts.rewriters import REWRITE_FIELD, OpenAICompatibleRewrit
 from widespectrum.runtime import Runtime
 
 from .conftest import REPO_ROOT
-from .fixtures.chat_server import ChatServer, loopback_chat_server
+from .fixtures.chat_server import ChatServer, RateLimited, loopback_chat_server
 
 KEY_ENV = "WIDESPECTRUM_TEST_LLM_KEY"
 SECRET = "sk-test-6f1d0c2a9b-secret"
@@ -145,6 +145,16 @@ def test_server_errors_are_retried_client_errors_are_not(endpoint, api_key):
     with pytest.raises(RefusedAPIKeyError):
         _judge(endpoint).judge(_pair("another prompt"))
     assert len(endpoint.requests) == 4
+
+
+def test_a_rate_limit_waits_the_retry_after_the_server_asks_for(endpoint, api_key, monkeypatch):
+    waits = []
+    monkeypatch.setattr("widespectrum.llm.time.sleep", waits.append)
+    endpoint.script(RateLimited("7"), 500, {"selection": 1})
+    assert _judge(endpoint, backoff_s=0.5).judge(_pair()) == 1
+    # the 429's Retry-After, then the client's own backoff for the 500 (0.5 s doubled on the second retry)
+    assert waits == [7.0, 1.0]
+    assert len(endpoint.requests) == 3
 
 
 def test_cache_hit_makes_no_request_and_holds_no_secret(endpoint, api_key, tmp_path, monkeypatch, caplog):

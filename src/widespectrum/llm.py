@@ -14,6 +14,7 @@ goes out; it is never logged and never part of a cache key or a cache file.
 from __future__ import annotations
 
 import base64
+import email.utils
 import hashlib
 import io
 import json
@@ -21,6 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,7 +176,8 @@ class ChatClient:
 
         ``validate`` raises ``ValueError`` to reject an answer (e.g. too many words).
         A rejected answer or a transient endpoint failure is retried up to
-        ``max_retries`` times with exponential backoff; only accepted answers are cached.
+        ``max_retries`` times with exponential backoff, or after the wait a rate limit's
+        Retry-After asks for; only accepted answers are cached.
         ``send_schema=False`` is for endpoints without structured output: the request then
         carries no ``response_format`` and the answer is still validated against the schema.
         """
@@ -200,13 +203,15 @@ class ChatClient:
 
         retryable = (ValueError, *_transient_errors())
         failures: list[str] = []
+        asked_wait = None  # a rate limit's Retry-After, which the endpoint prefers to our backoff
         for attempt in range(self.max_retries + 1):
             if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+                time.sleep(asked_wait if asked_wait is not None else self.backoff_s * 2 ** (attempt - 1))
             try:
                 content = self._create(request)
                 answer = self._accept(content, json_schema, validate)
             except retryable as err:
+                asked_wait = parse_retry_after(getattr(getattr(err, "response", None), "headers", None))
                 failures.append(f"attempt {attempt + 1}: {err}")
                 logger.warning("%s via %s, %s", self.model, self.base_url, failures[-1])
                 continue
@@ -289,6 +294,30 @@ class ChatClient:
             "content": content,
         }
         write_json(path, record)
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    if headers is None:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def _transient_errors() -> tuple[type[Exception], ...]:

@@ -25,7 +25,6 @@ recorded.
 from __future__ import annotations
 
 import base64
-import email.utils
 import hashlib
 import http.client
 import io
@@ -45,7 +44,7 @@ import numpy as np
 
 from ..contracts import write_bytes, write_json
 from ..errors import SetupError
-from ..llm import MissingAPIKeyError, request_key
+from ..llm import MissingAPIKeyError, parse_retry_after, request_key
 from .base import NO_SEED, GenerationRequest, Generator
 
 log = logging.getLogger(__name__)
@@ -103,30 +102,6 @@ def decode_data_url(url: Any) -> bytes:
         return base64.b64decode(payload)
     except ValueError as err:
         raise UnusableAnswerError(f"image data URL does not decode: {err}") from None
-
-
-def parse_retry_after(headers: Any) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 class APIImageGenerator(Generator):
