@@ -73,6 +73,7 @@ from .loading import (
     decode_image,
     encoded_bytes,
     iter_column_chunks,
+    missing,
     records,
     require_columns,
     string_list,
@@ -588,7 +589,7 @@ def _label_row(value: Any, column: str, key: tuple[str, str], placeholder: bool,
     generator, prompt_id = key
     if placeholder:
         return (generator, prompt_id, None, None, STATUS_PLACEHOLDER)
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if missing(value):
         return (generator, prompt_id, None, None, STATUS_MISSING)
     if isinstance(value, float) and value.is_integer():
         value = int(value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -192,6 +193,11 @@ def column_values(table: Table, name: str) -> list[Any]:
     if isinstance(table, pa.Table):
         return table.column(name).to_pylist()
     return [plain(v) for v in table[name].tolist()]
+
+
+def missing(value: Any) -> bool:
+    """An absent cell: None (Arrow) or NaN (pandas keeps a missing value of an object column as NaN)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def string_list(value: Any, column: str, where: str) -> list[str]:

@@ -11,16 +11,15 @@ photographs (``ava_photographs``) are recaptioned (``experiments.ava.steps``).
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
-from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
 from ...captioning import Taxonomy
 from ...released.columns import find_column, text_value
-from ...released.loading import ReleasedFormatError, Table, column_names, is_image_value, records, string_list
+from ...released.loading import (ReleasedFormatError, Table, column_names, is_image_value, missing, records,
+                                 string_list)
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +63,11 @@ def ava_items(table: Table, taxonomy: Taxonomy, with_images: bool = True) -> tup
             elements = record[elements_column] if elements_column else caption.get(AVA_ELEMENTS)
         else:
             anti, clean, elements = record[anti_column], record[clean_column], record[elements_column]
-        if _null(anti) and _null(clean):
+        if missing(anti) and missing(clean):
             continue
         if image_column and not is_image_value(record[image_column]):
             raise ReleasedFormatError(f"{dataset}: column {image_column!r} holds no image at row {row}")
-        qualified = string_list(None if _null(elements) else elements,
+        qualified = string_list(None if missing(elements) else elements,
                                 elements_column or f"{AVA_CAPTION_STRUCT}.{AVA_ELEMENTS}", f"row {row} of {dataset}")
         items.append({
             "item_id": f"{row:05d}",
@@ -127,8 +126,3 @@ def _is_struct_column(table: Table, name: str) -> bool:
         return pa.types.is_struct(table.schema.field(name).type)
     first = next((v for v in table[name] if v is not None), None)
     return isinstance(first, Mapping)
-
-
-def _null(value: Any) -> bool:
-    # pandas keeps a missing string as NaN, Arrow as None
-    return value is None or (isinstance(value, float) and math.isnan(value))
